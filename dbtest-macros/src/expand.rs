@@ -1,0 +1,230 @@
+//! Turns the user's function and its arguments into a `#[test]` that makes one call into
+//! `::dbtest_runtime::__private`. On any error the user's function is emitted unchanged next to
+//! the errors, so the rest of the file still type-checks and IDEs keep working.
+
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::ItemFn;
+
+use crate::args::{Args, Errors, MigrationsArg};
+
+/// Expands `#[db_test(attr)] item`, with `manifest_dir` the directory of the crate's Cargo.toml.
+pub fn expand(attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let e = syn::Error::new(e.span(), "`#[db_test]` goes on an `async fn`");
+            return fallback(item, e);
+        }
+    };
+    let mut errors = Errors::default();
+    let args = Args::parse(attr, manifest_dir)
+        .map_err(|e| errors.push(e))
+        .ok();
+    check_signature(&func, &mut errors);
+    if let Some(args) = &args {
+        check_args_need_database(&func, args, &mut errors);
+    }
+    match (errors.finish(), args) {
+        (Ok(()), Some(args)) => generate(&func, &args, manifest_dir),
+        (Err(e), _) => fallback(func.into_token_stream(), e),
+        (Ok(()), None) => unreachable!("argument errors are collected"),
+    }
+}
+
+fn check_signature(func: &ItemFn, errors: &mut Errors) {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span(),
+            "`#[db_test]` needs an `async fn`; add `async` before `fn`",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new(
+            sig.generics.span(),
+            "a `#[db_test]` function cannot be generic",
+        ));
+    }
+    if let Some(receiver) = sig.receiver() {
+        errors.push(syn::Error::new(
+            receiver.span(),
+            "a `#[db_test]` function cannot take `self`",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new(
+            variadic.span(),
+            "a `#[db_test]` function cannot be variadic",
+        ));
+    }
+    for attr in &func.attrs {
+        let path = attr.path();
+        if path.segments.last().is_some_and(|s| s.ident == "test") {
+            errors.push(syn::Error::new(
+                path.span(),
+                "`#[db_test]` already makes this a test; remove this second test attribute",
+            ));
+        }
+    }
+}
+
+/// Arguments that prepare a database make no sense for a function that takes none.
+fn check_args_need_database(func: &ItemFn, args: &Args, errors: &mut Errors) {
+    if !func.sig.inputs.is_empty() {
+        return;
+    }
+    let hint = "take `pool: MySqlPool`, `conn: PoolConnection<MySql>` or \
+                `(MySqlPoolOptions, MySqlConnectOptions)` as the test's parameter";
+    if let Some(span) = args.fixtures_span {
+        errors.push(syn::Error::new(
+            span,
+            format!("fixtures need a database, but this test takes no parameter; {hint}"),
+        ));
+    }
+    if let Some(span) = args.migrations_span() {
+        errors.push(syn::Error::new(
+            span,
+            format!("migrations need a database, but this test takes no parameter; {hint}"),
+        ));
+    }
+}
+
+fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let name = &sig.ident;
+    let output = &sig.output;
+    let inputs = &sig.inputs;
+    let arg_types = inputs.iter().map(|_| quote!(_));
+    let private = quote!(::dbtest_runtime::__private);
+
+    let migrations = match &args.migrations {
+        MigrationsArg::Inferred => {
+            let dir = manifest_dir.join("migrations");
+            if dir.is_dir() && !inputs.is_empty() {
+                let dir = dir.to_string_lossy().into_owned();
+                quote!(#private::Migrations::Dir(#dir))
+            } else {
+                quote!(#private::Migrations::None)
+            }
+        }
+        MigrationsArg::Dir { lit, resolved } => {
+            let dir = resolved.to_string_lossy().into_owned();
+            quote_spanned!(lit.span()=> #private::Migrations::Dir(#dir))
+        }
+        MigrationsArg::Disabled => quote!(#private::Migrations::None),
+        MigrationsArg::Migrator(path) => {
+            quote_spanned!(path.span()=> #private::Migrations::Migrator(&#path))
+        }
+    };
+    let fixtures = args.fixtures.iter().map(|f| {
+        let path = &f.path;
+        quote_spanned!(path.span()=> #private::Fixture { path: #path, contents: ::core::include_str!(#path) })
+    });
+
+    quote! {
+        #(#attrs)*
+        #[::core::prelude::v1::test]
+        #vis fn #name() {
+            async fn #name(#inputs) #output #block
+
+            // A coercion site: the runtime picks the behaviour from the parameter types.
+            let test: fn(#(#arg_types),*) -> _ = #name;
+            #private::TestFn::run_test(
+                test,
+                #private::TestArgs {
+                    test_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                    migrations: #migrations,
+                    fixtures: &[#(#fixtures),*],
+                },
+            );
+        }
+    }
+}
+
+/// The user's item, untouched, followed by the errors.
+fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    quote!(#item #errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn pretty(tokens: TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(tokens).expect("expansion parses as a file"))
+    }
+
+    /// Compares the expansion with `src/snapshots/<name>.rs`; `DBTEST_BLESS=1` rewrites it.
+    fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let got = pretty(expand(attr, item, &manifest))
+            .replace(env!("CARGO_MANIFEST_DIR"), "$MANIFEST_DIR");
+        let file = manifest.join("src/snapshots").join(format!("{name}.rs"));
+        if std::env::var_os("DBTEST_BLESS").is_some() {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&file).unwrap_or_default();
+        assert_eq!(
+            got, want,
+            "expansion of {name} changed; review it and run with DBTEST_BLESS=1"
+        );
+    }
+
+    #[test]
+    fn pool_with_directory_and_fixtures() {
+        snapshot(
+            "pool_dir_fixtures",
+            quote!(migrations = "src", fixtures("users")),
+            quote! {
+                /// Docs stay.
+                #[ignore]
+                async fn lists_users(pool: MySqlPool) -> sqlx::Result<()> { Ok(()) }
+            },
+        );
+    }
+
+    #[test]
+    fn migrator_and_connection() {
+        snapshot(
+            "migrator_conn",
+            quote!(migrator = "crate::MIGRATOR"),
+            quote!(
+                pub async fn t(conn: PoolConnection<MySql>) {}
+            ),
+        );
+    }
+
+    #[test]
+    fn no_parameters_no_database() {
+        snapshot(
+            "bare",
+            quote!(),
+            quote!(
+                async fn t() {}
+            ),
+        );
+    }
+
+    #[test]
+    fn errors_keep_the_function() {
+        snapshot(
+            "not_async",
+            quote!(),
+            quote!(
+                fn t(pool: MySqlPool) {}
+            ),
+        );
+    }
+}

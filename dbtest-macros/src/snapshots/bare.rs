@@ -1,0 +1,15 @@
+#[::core::prelude::v1::test]
+fn t() {
+    async fn t() {}
+    let test: fn() -> _ = t;
+    ::dbtest_runtime::__private::TestFn::run_test(
+        test,
+        ::dbtest_runtime::__private::TestArgs {
+            test_path: ::core::concat!(
+                ::core::module_path!(), "::", ::core::stringify!(t)
+            ),
+            migrations: ::dbtest_runtime::__private::Migrations::None,
+            fixtures: &[],
+        },
+    );
+}

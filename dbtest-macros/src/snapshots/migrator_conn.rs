@@ -1,0 +1,17 @@
+#[::core::prelude::v1::test]
+pub fn t() {
+    async fn t(conn: PoolConnection<MySql>) {}
+    let test: fn(_) -> _ = t;
+    ::dbtest_runtime::__private::TestFn::run_test(
+        test,
+        ::dbtest_runtime::__private::TestArgs {
+            test_path: ::core::concat!(
+                ::core::module_path!(), "::", ::core::stringify!(t)
+            ),
+            migrations: ::dbtest_runtime::__private::Migrations::Migrator(
+                &crate::MIGRATOR,
+            ),
+            fixtures: &[],
+        },
+    );
+}

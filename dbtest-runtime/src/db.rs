@@ -1,0 +1,164 @@
+//! Connections and advisory locks: every wait here is bounded, and a lock that is not granted
+//! says who holds it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::{MySqlConnection, MySqlRow};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// Opens one connection, with `database` as its default database (or none), within the connect
+/// bound.
+pub(crate) async fn connect(
+    settings: &Settings,
+    database: Option<&str>,
+) -> Result<MySqlConnection> {
+    let options = match database {
+        Some(db) => settings.connect.clone().database(db),
+        None => settings.connect.clone(),
+    };
+    let reason = match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
+        Ok(Ok(conn)) => return Ok(conn),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "no answer within {:?} (raise DBTEST_CONNECT_TIMEOUT, or check the server is up)",
+            settings.connect_timeout
+        ),
+    };
+    Err(Error::Connect {
+        url: settings.url_redacted.clone(),
+        reason,
+    })
+}
+
+/// Runs `fut`, failing with [`Error::Timeout`] after `bound`.
+pub(crate) async fn bounded<T>(
+    what: impl FnOnce() -> String,
+    bound: Duration,
+    hint: &'static str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(bound, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            what: what(),
+            bound,
+            hint,
+        }),
+    }
+}
+
+/// Reads column `index` of `row` as text, whatever string or binary type the server chose for it.
+pub(crate) fn text(row: &MySqlRow, index: usize) -> Result<Option<String>, sqlx::Error> {
+    let bytes: Option<Vec<u8>> = row.try_get_unchecked(index)?;
+    Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// The MySQL error code of `e`, if it is a server error.
+pub(crate) fn server_code(e: &sqlx::Error) -> Option<u16> {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|d| d.number())
+}
+
+/// Takes the advisory lock `lock` on `conn`, waiting at most `timeout`.
+///
+/// The lock belongs to the session: it is released by [`release_lock`] or when the connection
+/// ends, however it ends, so a crashed holder never blocks anyone for longer than the server
+/// takes to notice.
+pub(crate) async fn get_lock(
+    conn: &mut MySqlConnection,
+    lock: &str,
+    timeout: Duration,
+    template: &str,
+) -> Result<()> {
+    debug_assert!(naming::is_generated(lock) && lock.len() <= naming::MAX_NAME);
+    let started = Instant::now();
+    let fail = |reason: String| Error::Template {
+        template: template.to_owned(),
+        action: "taking the template lock",
+        reason,
+    };
+    // The server enforces the wait; the client-side bound only catches a server that stops
+    // answering altogether.
+    let granted = tokio::time::timeout(
+        timeout + Duration::from_secs(5),
+        sqlx::query("SELECT GET_LOCK(?, ?)")
+            .bind(lock)
+            .bind(timeout.as_secs_f64())
+            .fetch_one(&mut *conn),
+    )
+    .await;
+    let granted: Option<i64> = match granted {
+        Ok(Ok(row)) => row.try_get_unchecked(0).map_err(|e| fail(e.to_string()))?,
+        Ok(Err(e)) => return Err(fail(e.to_string())),
+        Err(_) => None,
+    };
+    if granted == Some(1) {
+        return Ok(());
+    }
+    let holder = describe_holder(conn, lock)
+        .await
+        .unwrap_or_else(|e| format!("holder unknown ({e})"));
+    Err(Error::LockTimeout {
+        lock: lock.to_owned(),
+        template: template.to_owned(),
+        waited: started.elapsed(),
+        holder,
+    })
+}
+
+/// Releases `lock` if this session holds it.
+pub(crate) async fn release_lock(
+    conn: &mut MySqlConnection,
+    lock: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DO RELEASE_LOCK(?)")
+        .bind(lock)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Who holds `lock`: connection id, and from the process list its user, host, command, state and
+/// time.
+async fn describe_holder(conn: &mut MySqlConnection, lock: &str) -> Result<String, sqlx::Error> {
+    let row = sqlx::query("SELECT IS_USED_LOCK(?)")
+        .bind(lock)
+        .fetch_one(&mut *conn)
+        .await?;
+    let Some(id): Option<u64> = row.try_get_unchecked(0)? else {
+        return Ok("and it is free now (released just as the wait ended)".into());
+    };
+    let row = sqlx::query(
+        "SELECT USER, HOST, COMMAND, STATE, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        None => format!(
+            "held by connection {id} (not visible in the process list: grant PROCESS to see it)"
+        ),
+        Some(row) => {
+            let time: Option<i64> = row.try_get_unchecked(4)?;
+            format!(
+                "held by connection {id} (user {}, host {}, command {}, state `{}`, {} s in that state)",
+                text(&row, 0)?.unwrap_or_default(),
+                text(&row, 1)?.unwrap_or_default(),
+                text(&row, 2)?.unwrap_or_default(),
+                text(&row, 3)?.unwrap_or_default(),
+                time.unwrap_or_default(),
+            )
+        }
+    })
+}
+
+/// Closes `conn` politely, giving up after a second (the server cleans up a dropped socket too).
+pub(crate) async fn close(conn: MySqlConnection) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+}

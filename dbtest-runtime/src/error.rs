@@ -1,0 +1,142 @@
+//! The one error type of dbtest: every failure says what happened, to which object, and what to do.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that can go wrong while preparing or tearing down a test database.
+///
+/// Messages never contain a password: server URLs are shown through
+/// [`redact_url`](crate::config::redact_url).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No server is configured.
+    #[error(
+        "no database server configured: set DBTEST_DATABASE_URL (or DATABASE_URL), \
+         e.g. DBTEST_DATABASE_URL=mysql://root@127.0.0.1:3306"
+    )]
+    NoUrl,
+
+    /// The configured URL could not be parsed.
+    #[error("{var} is not a valid MySQL URL ({url}): {reason}")]
+    BadUrl {
+        /// The environment variable the URL came from.
+        var: &'static str,
+        /// The URL with its password replaced by `***`.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+
+    /// A `DBTEST_*` setting holds a value that is not understood.
+    #[error("{var}={value:?} is not valid: {expected}")]
+    BadSetting {
+        /// The environment variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What would have been accepted.
+        expected: &'static str,
+    },
+
+    /// Connecting to the server failed or took too long.
+    #[error("could not connect to {url}: {reason}")]
+    Connect {
+        /// The URL with its password replaced by `***`.
+        url: String,
+        /// The driver's error, or the bound that ran out.
+        reason: String,
+    },
+
+    /// The migrations could not be read.
+    #[error("could not read migrations from `{}`: {reason}", dir.display())]
+    ReadMigrations {
+        /// The directory that was read.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A migration failed while building the template.
+    #[error("migration {migration} failed while building template `{template}`: {reason}")]
+    Migration {
+        /// The template being built.
+        template: String,
+        /// The migration's file (or version and description when there is no file).
+        migration: String,
+        /// The server's error.
+        reason: String,
+    },
+
+    /// The advisory lock guarding a template build was not granted in time.
+    #[error(
+        "waited {waited:.0?} for lock `{lock}` guarding template `{template}`, {holder}; \
+         raise DBTEST_LOCK_TIMEOUT (seconds) or find that process"
+    )]
+    LockTimeout {
+        /// The lock's name.
+        lock: String,
+        /// The template it guards.
+        template: String,
+        /// How long it was waited for.
+        waited: Duration,
+        /// Who holds it, as far as the server can tell.
+        holder: String,
+    },
+
+    /// A template build or probe failed for a reason other than a migration.
+    #[error("template `{template}`: {action} failed: {reason}")]
+    Template {
+        /// The template.
+        template: String,
+        /// What was being done.
+        action: &'static str,
+        /// The server's error.
+        reason: String,
+    },
+
+    /// Creating a test database from the template failed.
+    #[error("could not create test database `{database}` from template `{template}`: {reason}")]
+    Clone {
+        /// The test database.
+        database: String,
+        /// Its template.
+        template: String,
+        /// The server's error.
+        reason: String,
+    },
+
+    /// A fixture script failed.
+    #[error("fixture `{fixture}` failed on test database `{database}`: {reason}")]
+    Fixture {
+        /// The fixture's path as written in the attribute.
+        fixture: String,
+        /// The test database.
+        database: String,
+        /// The server's error.
+        reason: String,
+    },
+
+    /// Dropping a test database failed.
+    #[error("could not drop test database `{database}`: {reason}")]
+    Drop {
+        /// The test database.
+        database: String,
+        /// The server's error or the bound that ran out.
+        reason: String,
+    },
+
+    /// A bounded step ran out of time.
+    #[error("{what} did not finish within {bound:?}; {hint}")]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The bound.
+        bound: Duration,
+        /// What to do about it.
+        hint: &'static str,
+    },
+}
+
+/// Shorthand for results in dbtest.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,123 @@
+//! A test database: cloned from the template in one request, owned through an advisory lock named
+//! after it for its whole life, and dropped afterwards.
+
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnection;
+
+use crate::config::Settings;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::migrations::Migrations;
+use crate::naming::{self, ident, literal};
+use crate::template::Template;
+
+/// A fixture script, applied to the test's database after cloning.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixture {
+    /// The path as written in (or derived from) the attribute, for messages.
+    pub path: &'static str,
+    /// The script.
+    pub contents: &'static str,
+}
+
+/// A test database and the connection that owns it.
+#[derive(Debug)]
+pub(crate) struct TestDb {
+    pub name: String,
+    /// Holds the owner lock; also applies fixtures and drops the database.
+    owner: MySqlConnection,
+}
+
+/// Clones `template` into a new database for the test at `test_path` and applies `fixtures`.
+pub(crate) async fn acquire(
+    settings: &Settings,
+    template: &Template,
+    test_path: &str,
+    fixtures: &[Fixture],
+) -> Result<TestDb> {
+    let name = naming::test_db_name(&template.name, test_path);
+    let mut owner = db::connect(settings, None).await?;
+    let lock = literal(&name).expect("generated names are plain");
+    let sql = format!(
+        "SET SESSION lock_wait_timeout = {wait}; DO GET_LOCK({lock}, 0); CREATE DATABASE {db}; USE {db};\n{script}",
+        wait = settings.ddl_timeout.as_secs().max(1),
+        db = ident(&name),
+        script = template.script,
+    );
+    let cloned = db::bounded(
+        || {
+            format!(
+                "creating test database `{name}` from template `{}`",
+                template.name
+            )
+        },
+        settings.ddl_timeout,
+        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
+        async {
+            sqlx::raw_sql(&sql)
+                .execute(&mut owner)
+                .await
+                .map_err(|e| Error::Clone {
+                    database: name.clone(),
+                    template: template.name.clone(),
+                    reason: e.to_string(),
+                })
+        },
+    )
+    .await;
+    let mut db = TestDb { name, owner };
+    if let Err(e) = cloned {
+        let _ = release(settings, db).await;
+        return Err(e);
+    }
+    for fixture in fixtures {
+        let applied = sqlx::raw_sql(fixture.contents).execute(&mut db.owner).await;
+        if let Err(e) = applied {
+            let err = Error::Fixture {
+                fixture: fixture.path.to_owned(),
+                database: db.name.clone(),
+                reason: e.to_string(),
+            };
+            let _ = release(settings, db).await;
+            return Err(err);
+        }
+    }
+    Ok(db)
+}
+
+/// Drops the test database and ends its owner session.
+pub(crate) async fn release(settings: &Settings, db: TestDb) -> Result<()> {
+    let TestDb { name, mut owner } = db;
+    debug_assert!(naming::is_generated(&name));
+    let dropped = db::bounded(
+        || format!("dropping test database `{name}`"),
+        settings.ddl_timeout + Duration::from_secs(5),
+        "a connection of the test may still hold a lock on one of its tables",
+        async {
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {}", ident(&name)))
+                .execute(&mut owner)
+                .await
+                .map(drop)
+                .map_err(|e| Error::Drop {
+                    database: name.clone(),
+                    reason: e.to_string(),
+                })
+        },
+    )
+    .await;
+    // Closing the session frees the owner lock too.
+    db::close(owner).await;
+    dropped
+}
+
+/// Everything a test needs to get its database.
+#[derive(Debug, Clone, Copy)]
+pub struct TestArgs {
+    /// `module_path!()::name` of the test.
+    pub test_path: &'static str,
+    /// The migration source.
+    pub migrations: Migrations,
+    /// Fixtures, in order.
+    pub fixtures: &'static [Fixture],
+}

@@ -1,0 +1,75 @@
+//! A fresh, fully migrated MySQL or MariaDB database for every async test.
+//!
+//! ```no_run
+//! use dbtest_runtime::db_test;
+//! use sqlx::MySqlPool;
+//!
+//! #[db_test]
+//! async fn it_works(pool: MySqlPool) {
+//!     let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.unwrap();
+//!     assert_eq!(one, 1);
+//! }
+//! ```
+//!
+//! The migrations run once per server, into a template database built under a MySQL advisory
+//! lock; each test gets its own clone of the template, and the clone is dropped when the test
+//! ends. See [`db_test`] for the arguments and the README for how it works.
+#![deny(missing_docs)]
+
+mod config;
+mod db;
+mod error;
+mod lease;
+mod migrations;
+mod naming;
+mod run;
+mod snapshot;
+mod template;
+
+pub use error::Error;
+
+/// Gives an async test its own database, cloned from a template that was migrated once.
+///
+/// The test function takes one of:
+/// - `pool: MySqlPool` — a pool of at most `DBTEST_POOL_SIZE` (default 5) connections whose
+///   default database is the test's own;
+/// - `conn: PoolConnection<MySql>` — one connection from such a pool;
+/// - `(opts: MySqlPoolOptions, connect: MySqlConnectOptions)` — to build your own pool;
+/// - nothing — then it is a plain async test, without a database.
+///
+/// It may return `()` or `Result<T, E>` with `E: Debug` (an `Err` fails the test).
+///
+/// # Arguments
+/// The same as `#[sqlx::test]`'s:
+///
+/// | argument | meaning |
+/// |---|---|
+/// | *(none)* | migrations from `./migrations` beside `Cargo.toml`, if that directory exists |
+/// | `migrations = "dir"` | migrations from `dir`, relative to `Cargo.toml`'s directory |
+/// | `migrations = false` | no migrations: an empty database |
+/// | `migrator = "path::MIGRATOR"` | a `static` [`sqlx::migrate::Migrator`] |
+/// | `fixtures("a", "b")` | `fixtures/a.sql`, `fixtures/b.sql` next to the test's source file, applied in order |
+/// | `fixtures("../dir/a.sql")` | fixture files by path, relative to the test's source file |
+/// | `fixtures(path = "dir", scripts("a", "b"))` | `dir/a.sql`, `dir/b.sql` |
+///
+/// ```no_run
+/// use dbtest_runtime::db_test;
+/// use sqlx::{MySql, MySqlPool, pool::PoolConnection};
+///
+/// #[db_test(migrations = "tests/migrations", fixtures("users"))]
+/// async fn reads_users(mut conn: PoolConnection<MySql>) -> sqlx::Result<()> {
+///     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?;
+///     assert!(n > 0);
+///     Ok(())
+/// }
+/// ```
+pub use dbtest_macros::db_test;
+
+/// What the expansion of `#[db_test]` calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::redact_url;
+    pub use crate::lease::{Fixture, TestArgs};
+    pub use crate::migrations::Migrations;
+    pub use crate::run::{TestFn, TestOutcome};
+}

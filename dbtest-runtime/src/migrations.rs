@@ -1,0 +1,230 @@
+//! The migration set of a test: where it comes from, its digest (which names the template), and
+//! running it with errors that name the failing file.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::mysql::MySqlConnection;
+
+use crate::error::{Error, Result};
+
+/// Bumped whenever the template layout or the clone script changes, so that templates built by an
+/// older dbtest are never reused.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Where a test's migrations come from, as written in the attribute.
+#[derive(Debug, Clone, Copy)]
+pub enum Migrations {
+    /// A directory of `.sql` files, as an absolute path (`migrations = "dir"`, or `./migrations`).
+    Dir(&'static str),
+    /// A static migrator (`migrator = "path::MIGRATOR"`).
+    Migrator(&'static Migrator),
+    /// No migrations: an empty database (`migrations = false`).
+    None,
+}
+
+impl Migrations {
+    /// A key that tells migration sources apart within one process.
+    pub(crate) fn cache_key(&self) -> String {
+        match self {
+            Migrations::Dir(dir) => format!("dir:{dir}"),
+            Migrations::Migrator(m) => format!("migrator:{:p}", *m),
+            Migrations::None => "none".into(),
+        }
+    }
+}
+
+/// A loaded migration set.
+#[derive(Debug)]
+pub(crate) struct MigrationSet {
+    /// Loaded once per process and source, so a directory's migrator lives as long as the process.
+    migrator: Option<&'static Migrator>,
+    dir: Option<PathBuf>,
+    /// Hex SHA-256 of the format version and every up migration's version and checksum.
+    pub key: String,
+}
+
+impl MigrationSet {
+    /// Reads the set (for a directory: from disk, once per process).
+    pub async fn load(source: Migrations) -> Result<MigrationSet> {
+        let (migrator, dir) = match source {
+            Migrations::None => (None, None),
+            Migrations::Migrator(m) => (Some(m), None),
+            Migrations::Dir(dir) => {
+                let path = PathBuf::from(dir);
+                if !path.is_dir() {
+                    return Err(Error::ReadMigrations {
+                        dir: path,
+                        reason: "not a directory (the test binary reads migrations at run time \
+                                 from where they were at compile time)"
+                            .into(),
+                    });
+                }
+                let mut m =
+                    Migrator::new(path.as_path())
+                        .await
+                        .map_err(|e| Error::ReadMigrations {
+                            dir: path.clone(),
+                            reason: e.to_string(),
+                        })?;
+                // dbtest's own lock already serialises builds of this template.
+                m.set_locking(false);
+                (Some(&*Box::leak(Box::new(m))), Some(path))
+            }
+        };
+        let key = digest(migrator);
+        Ok(MigrationSet { migrator, dir, key })
+    }
+
+    /// True when there is nothing to run (not even sqlx's bookkeeping table).
+    pub fn is_none(&self) -> bool {
+        self.migrator.is_none()
+    }
+
+    /// Runs every migration on `conn`, whose default database is the template being built.
+    pub async fn run(&self, conn: &mut MySqlConnection, template: &str) -> Result<()> {
+        let Some(migrator) = self.migrator else {
+            return Ok(());
+        };
+        migrator.run_direct(conn).await.map_err(|e| match e {
+            MigrateError::ExecuteMigration(source, version) => Error::Migration {
+                template: template.to_owned(),
+                migration: self.describe(migrator, version),
+                reason: source.to_string(),
+            },
+            other => Error::Template {
+                template: template.to_owned(),
+                action: "running migrations",
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    /// Names migration `version`: its file when the set came from a directory.
+    fn describe(&self, migrator: &Migrator, version: i64) -> String {
+        let file = self.dir.as_deref().and_then(|dir| file_of(dir, version));
+        let description = migrator
+            .iter()
+            .find(|m| m.version == version)
+            .map(|m| m.description.to_string())
+            .unwrap_or_default();
+        match file {
+            Some(file) => format!("`{}`", file.display()),
+            None => format!("{version} ({description})"),
+        }
+    }
+}
+
+/// The file in `dir` holding the up migration `version`.
+fn file_of(dir: &Path, version: i64) -> Option<PathBuf> {
+    let prefix = format!("{version}_");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(&prefix) && name.ends_with(".sql") && !name.ends_with(".down.sql")
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// The template key: SHA-256 over the format version and each up migration's version and
+/// checksum, in order. Equal on every machine and toolchain.
+fn digest(migrator: Option<&Migrator>) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("dbtest format {FORMAT_VERSION}\n"));
+    match migrator {
+        None => h.update(b"no migrations\n"),
+        Some(m) => {
+            for mig in m.iter().filter(|m| !m.migration_type.is_down_migration()) {
+                h.update(mig.version.to_le_bytes());
+                h.update((mig.checksum.len() as u64).to_le_bytes());
+                h.update(&*mig.checksum);
+            }
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_in(files: &[(&str, &str)]) -> (tempdir::Dir, String) {
+        let dir = tempdir::Dir::new();
+        for (name, sql) in files {
+            std::fs::write(dir.0.join(name), sql).unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let path: &'static str = Box::leak(dir.0.to_str().unwrap().to_owned().into_boxed_str());
+        let set = rt
+            .block_on(MigrationSet::load(Migrations::Dir(path)))
+            .unwrap();
+        (dir, set.key)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "dbtest-unit-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn key_changes_with_any_migration_and_not_otherwise() {
+        let base = [
+            ("1_a.sql", "CREATE TABLE a (id INT);"),
+            ("2_b.sql", "CREATE TABLE b (id INT);"),
+        ];
+        let (_d1, k1) = set_in(&base);
+        let (_d2, k2) = set_in(&base);
+        assert_eq!(k1, k2, "same set, same key");
+        let (_d3, k3) = set_in(&[base[0], ("2_b.sql", "CREATE TABLE b (id BIGINT);")]);
+        assert_ne!(k1, k3, "edited migration");
+        let (_d4, k4) = set_in(&[base[0], base[1], ("3_c.sql", "SELECT 1;")]);
+        assert_ne!(k1, k4, "added migration");
+        let (_d5, k5) = set_in(&[base[0], ("3_b.sql", "CREATE TABLE b (id INT);")]);
+        assert_ne!(k1, k5, "renumbered migration");
+        assert_ne!(digest(None), k1);
+        assert_eq!(k1.len(), 64);
+    }
+
+    #[test]
+    fn failing_version_maps_to_its_file() {
+        let (d, _) = set_in(&[
+            ("20240101_a.sql", "x"),
+            ("20240102_b.up.sql", "y"),
+            ("20240102_b.down.sql", "z"),
+        ]);
+        assert_eq!(
+            file_of(&d.0, 20240101).unwrap().file_name().unwrap(),
+            "20240101_a.sql"
+        );
+        assert_eq!(
+            file_of(&d.0, 20240102).unwrap().file_name().unwrap(),
+            "20240102_b.up.sql"
+        );
+        assert!(file_of(&d.0, 7).is_none());
+    }
+}

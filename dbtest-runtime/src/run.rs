@@ -1,0 +1,196 @@
+//! The entry point the expansion of `#[db_test]` calls: builds the test's runtime, gets its
+//! database, runs the body with panics caught, tears down, and reports the outcome unchanged.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::MySql;
+
+use crate::config::Settings;
+use crate::lease::{self, TestArgs, TestDb};
+use crate::template;
+
+/// How long the test's pool may take to close after the body returns (a test that keeps a
+/// connection past its end gets a warning, not a hang).
+const POOL_CLOSE_BOUND: Duration = Duration::from_secs(10);
+
+/// A test function `#[db_test]` can run; chosen by the function's parameter types.
+pub trait TestFn {
+    /// Runs the test, panicking on failure.
+    fn run_test(self, args: TestArgs);
+}
+
+/// What a test body may return: `()` or `Result<T, E: Debug>`.
+pub trait TestOutcome {
+    /// `Err` with the message a failing test prints.
+    fn into_outcome(self) -> Result<(), String>;
+}
+
+impl TestOutcome for () {
+    fn into_outcome(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<T, E: Debug> TestOutcome for Result<T, E> {
+    fn into_outcome(self) -> Result<(), String> {
+        self.map(drop)
+            .map_err(|e| format!("test returned Err: {e:?}"))
+    }
+}
+
+impl<Fut> TestFn for fn(MySqlPool) -> Fut
+where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    fn run_test(self, args: TestArgs) {
+        run_with_database(args, |settings, db| {
+            let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
+            (pool.clone(), self(pool))
+        })
+    }
+}
+
+impl<Fut> TestFn for fn(PoolConnection<MySql>) -> Fut
+where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    fn run_test(self, args: TestArgs) {
+        run_with_database(args, |settings, db| {
+            let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
+            let test = self;
+            let acquire = pool.clone();
+            (pool, async move {
+                let conn = acquire.acquire().await.unwrap_or_else(|e| {
+                    panic!("dbtest: could not connect to the test database: {e}")
+                });
+                test(conn).await
+            })
+        })
+    }
+}
+
+impl<Fut> TestFn for fn(MySqlPoolOptions, MySqlConnectOptions) -> Fut
+where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    fn run_test(self, args: TestArgs) {
+        run_with_database(args, |settings, db| {
+            // An empty pool: closing it is a no-op; the test builds its own from these options.
+            let unused = MySqlPoolOptions::new().connect_lazy_with(connect_options(settings, db));
+            (
+                unused,
+                self(pool_options(settings), connect_options(settings, db)),
+            )
+        })
+    }
+}
+
+impl<Fut> TestFn for fn() -> Fut
+where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    fn run_test(self, args: TestArgs) {
+        assert!(
+            args.fixtures.is_empty(),
+            "dbtest: fixtures need a database parameter"
+        );
+        let rt = runtime();
+        if let Err(message) = rt.block_on(self()).into_outcome() {
+            panic!("{message}");
+        }
+    }
+}
+
+/// The pool options of a test: at most `DBTEST_POOL_SIZE` (default 5) connections.
+fn pool_options(settings: &Settings) -> MySqlPoolOptions {
+    MySqlPoolOptions::new()
+        .max_connections(settings.pool_size)
+        .acquire_timeout(settings.connect_timeout)
+}
+
+fn connect_options(settings: &Settings, db: &TestDb) -> MySqlConnectOptions {
+    settings.connect.clone().database(&db.name)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("dbtest: could not build a tokio runtime")
+}
+
+/// Gets a database, runs the body that `start` makes for it, and tears down, whatever the body
+/// did. The outcome is reported unchanged: a panic is resumed, an `Err` becomes a panic with its
+/// `Debug`.
+fn run_with_database<Fut>(
+    args: TestArgs,
+    start: impl FnOnce(&Settings, &TestDb) -> (MySqlPool, Fut),
+) where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    let settings = Settings::get().unwrap_or_else(|e| panic!("dbtest: {e}"));
+    let rt = runtime();
+    let db = rt
+        .block_on(async {
+            let template = template::ensure(settings, args.migrations)
+                .await
+                .map_err(|e| e.to_string())?;
+            lease::acquire(settings, &template, args.test_path, args.fixtures)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .unwrap_or_else(|e| panic!("dbtest: {e}"));
+
+    let mut pool = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let _context = rt.enter();
+        let (test_pool, body) = start(settings, &db);
+        pool = Some(test_pool);
+        rt.block_on(body)
+    }));
+
+    let teardown = rt.block_on(async {
+        if let Some(pool) = pool {
+            if tokio::time::timeout(POOL_CLOSE_BOUND, pool.close())
+                .await
+                .is_err()
+            {
+                eprintln!(
+                    "dbtest: test {} still held a connection {POOL_CLOSE_BOUND:?} after it ended",
+                    args.test_path
+                );
+            }
+        }
+        lease::release(settings, db).await
+    });
+
+    match outcome {
+        Err(panic) => {
+            if let Err(e) = teardown {
+                eprintln!("dbtest: {e}");
+            }
+            resume_unwind(panic)
+        }
+        Ok(output) => {
+            if let Err(message) = output.into_outcome() {
+                if let Err(e) = teardown {
+                    eprintln!("dbtest: {e}");
+                }
+                panic!("{message}");
+            }
+            if let Err(e) = teardown {
+                panic!("dbtest: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The template of a migration set: built once per server under an advisory lock, ready only when
+//! its marker says so, and looked up once per process (a failed build is cached too).
+//!
+//! ```text
+//! probe marker ──ready──▶ done (one query; the warm path)
+//!      │ not ready
+//!      ▼
+//! GET_LOCK(template, DBTEST_LOCK_TIMEOUT) on one pinned connection
+//!      ├─ probe again (another process may have built it meanwhile)
+//!      └─ DROP half-built leftovers, CREATE, migrate, read the clone script,
+//!         write the marker (last), RELEASE_LOCK
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sqlx::mysql::MySqlConnection;
+use sqlx::Row;
+
+use crate::config::Settings;
+use crate::db::{self, text};
+use crate::error::{Error, Result};
+use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
+use crate::naming::{self, ident};
+use crate::snapshot::{self, MARKER_TABLE};
+
+/// A ready template and the script that clones it.
+#[derive(Debug)]
+pub(crate) struct Template {
+    pub name: String,
+    pub script: String,
+}
+
+type Cell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
+
+/// The template for `source`, built if need be; once per process and source.
+///
+/// Tests run on runtimes of their own, so the cell holds no connection: only the template's name
+/// and script, or the error every later test of this process reports at once.
+pub(crate) async fn ensure(
+    settings: &Settings,
+    source: Migrations,
+) -> Result<Arc<Template>, Arc<Error>> {
+    static CELLS: Mutex<Option<HashMap<String, Cell>>> = Mutex::new(None);
+    let cell: Cell = {
+        let mut cells = CELLS.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(
+            cells
+                .get_or_insert_with(HashMap::new)
+                .entry(source.cache_key())
+                .or_default(),
+        )
+    };
+    cell.get_or_init(|| async {
+        let set = MigrationSet::load(source).await.map_err(Arc::new)?;
+        build_or_fetch(settings, &set)
+            .await
+            .map(Arc::new)
+            .map_err(Arc::new)
+    })
+    .await
+    .clone()
+}
+
+async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
+    let name = naming::template_name(&set.key);
+    let mut conn = db::connect(settings, None).await?;
+    if let Some(t) = probe(&mut conn, &name, &set.key).await? {
+        db::close(conn).await;
+        return Ok(t);
+    }
+    db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
+    let result = async {
+        match probe(&mut conn, &name, &set.key).await? {
+            Some(t) => Ok(t),
+            None => build(settings, &mut conn, &name, set).await,
+        }
+    }
+    .await;
+    let _ = db::release_lock(&mut conn, &name).await;
+    db::close(conn).await;
+    result
+}
+
+/// The template `name`, if its marker says it is ready for migration set `key`.
+async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
+    let sql = format!(
+        "SELECT format_version, migration_key, script FROM {}.{} WHERE id = 1",
+        ident(name),
+        ident(MARKER_TABLE)
+    );
+    let row = match sqlx::query(&sql).fetch_optional(&mut *conn).await {
+        Ok(row) => row,
+        // Unknown database, unknown table: not built (or not finished).
+        Err(e) if matches!(db::server_code(&e), Some(1049 | 1146)) => None,
+        Err(e) => {
+            return Err(Error::Template {
+                template: name.to_owned(),
+                action: "reading the ready marker",
+                reason: e.to_string(),
+            })
+        }
+    };
+    let Some(row) = row else { return Ok(None) };
+    let read = || -> Result<_, sqlx::Error> {
+        Ok((
+            row.try_get_unchecked::<i64, _>(0)?,
+            text(&row, 1)?.unwrap_or_default(),
+            text(&row, 2)?.unwrap_or_default(),
+        ))
+    };
+    let (format, marker_key, script) = read().map_err(|e| Error::Template {
+        template: name.to_owned(),
+        action: "reading the ready marker",
+        reason: e.to_string(),
+    })?;
+    Ok(
+        (format == i64::from(FORMAT_VERSION) && marker_key == key).then(|| Template {
+            name: name.to_owned(),
+            script,
+        }),
+    )
+}
+
+/// Builds template `name` from scratch. The caller holds the template lock on `conn`.
+async fn build(
+    settings: &Settings,
+    conn: &mut MySqlConnection,
+    name: &str,
+    set: &MigrationSet,
+) -> Result<Template> {
+    assert!(
+        naming::is_generated(name),
+        "refusing to rebuild `{name}`: not a dbtest name"
+    );
+    let fail = |action: &'static str| {
+        move |e: sqlx::Error| Error::Template {
+            template: name.to_owned(),
+            action,
+            reason: e.to_string(),
+        }
+    };
+    // Whatever is there is a build that died before its marker: ours, and safe to replace.
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}",
+        ident(name)
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(fail("creating the template database"))?;
+
+    // Migrations run on a connection of their own, so whatever session state they leave behind
+    // (sql_mode, foreign_key_checks, …) cannot change how the template is read afterwards.
+    if !set.is_none() {
+        let mut migrate = db::connect(settings, Some(name)).await?;
+        let ran = set.run(&mut migrate, name).await;
+        db::close(migrate).await;
+        ran?;
+    }
+
+    let script = snapshot::read(conn, name)
+        .await
+        .map_err(|e| Error::Template {
+            template: name.to_owned(),
+            action: "reading the template",
+            reason: e.to_string(),
+        })?;
+
+    // The marker comes last: a template without it is not ready, whatever else it holds.
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
+         migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         script LONGTEXT NOT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        db = ident(name),
+        t = ident(MARKER_TABLE)
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(fail("writing the ready marker"))?;
+    sqlx::query(&format!(
+        "INSERT INTO {}.{} (id, format_version, migration_key, script) VALUES (1, ?, ?, ?)",
+        ident(name),
+        ident(MARKER_TABLE)
+    ))
+    .bind(FORMAT_VERSION)
+    .bind(&set.key)
+    .bind(&script)
+    .execute(&mut *conn)
+    .await
+    .map_err(fail("writing the ready marker"))?;
+    Ok(Template {
+        name: name.to_owned(),
+        script,
+    })
+}
