@@ -27,6 +27,7 @@ pub fn expand(attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> Toke
     check_signature(&func, &mut errors);
     if let Some(args) = &args {
         check_args_need_database(&func, args, &mut errors);
+        check_fixtures_exist(args, &mut errors);
     }
     match (errors.finish(), args) {
         (Ok(()), Some(args)) => generate(&func, &args, manifest_dir),
@@ -90,6 +91,28 @@ fn check_args_need_database(func: &ItemFn, args: &Args, errors: &mut Errors) {
             span,
             format!("migrations need a database, but this test takes no parameter; {hint}"),
         ));
+    }
+}
+
+/// A missing fixture file is a compile error on its literal. Where the compiler cannot say which
+/// file the test is in (older than Rust 1.88), `include_str!` in the expansion reports it instead.
+fn check_fixtures_exist(args: &Args, errors: &mut Errors) {
+    let Some(source) = proc_macro2::Span::call_site().local_file() else {
+        return;
+    };
+    let dir = source.parent().unwrap_or(Path::new(""));
+    for fixture in &args.fixtures {
+        let path = dir.join(fixture.path.value());
+        if !path.is_file() {
+            errors.push(syn::Error::new(
+                fixture.path.span(),
+                format!(
+                    "fixture file `{}` not found (fixture paths are relative to the directory of `{}`)",
+                    fixture.path.value(),
+                    source.display()
+                ),
+            ));
+        }
     }
 }
 

@@ -122,7 +122,8 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
     )
 }
 
-/// Builds template `name` from scratch. The caller holds the template lock on `conn`.
+/// Builds template `name` from scratch; a failed build is dropped again (it could never become
+/// ready). The caller holds the template lock on `conn`.
 async fn build(
     settings: &Settings,
     conn: &mut MySqlConnection,
@@ -133,6 +134,21 @@ async fn build(
         naming::is_generated(name),
         "refusing to rebuild `{name}`: not a dbtest name"
     );
+    let built = build_steps(settings, conn, name, set).await;
+    if built.is_err() {
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {}", ident(name)))
+            .execute(&mut *conn)
+            .await;
+    }
+    built
+}
+
+async fn build_steps(
+    settings: &Settings,
+    conn: &mut MySqlConnection,
+    name: &str,
+    set: &MigrationSet,
+) -> Result<Template> {
     let fail = |action: &'static str| {
         move |e: sqlx::Error| Error::Template {
             template: name.to_owned(),

@@ -1,1 +1,128 @@
+//! Helpers for the project's own integration tests.
 
+use std::collections::BTreeMap;
+
+use sqlx::mysql::MySqlConnection;
+use sqlx::{Column, Row};
+
+/// A normalised description of everything in database `db` a test could observe: the definition
+/// of every table, column, index, constraint, partition, view, trigger, routine and event, each
+/// table's row checksum and AUTO_INCREMENT counter. The database's own name is replaced by
+/// `<db>`, so two databases compare equal exactly when they are indistinguishable. dbtest's
+/// ready marker is left out.
+///
+/// Read from `information_schema` and `CHECKSUM TABLE`, not the `SHOW CREATE …` statements the
+/// clone is made from, so a mistake in one is not repeated in the other.
+pub async fn fingerprint(conn: &mut MySqlConnection, db: &str) -> BTreeMap<String, Vec<String>> {
+    assert!(
+        db.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "{db}"
+    );
+    const SOURCES: [(&str, &str); 11] = [
+        ("SCHEMATA", "SCHEMA_NAME"),
+        ("TABLES", "TABLE_SCHEMA"),
+        ("COLUMNS", "TABLE_SCHEMA"),
+        ("STATISTICS", "TABLE_SCHEMA"),
+        ("REFERENTIAL_CONSTRAINTS", "CONSTRAINT_SCHEMA"),
+        ("CHECK_CONSTRAINTS", "CONSTRAINT_SCHEMA"),
+        ("PARTITIONS", "TABLE_SCHEMA"),
+        ("VIEWS", "TABLE_SCHEMA"),
+        ("TRIGGERS", "TRIGGER_SCHEMA"),
+        ("ROUTINES", "ROUTINE_SCHEMA"),
+        ("EVENTS", "EVENT_SCHEMA"),
+    ];
+    // Columns that describe when or how big, not what.
+    const VOLATILE: [&str; 15] = [
+        "CREATE_TIME",
+        "UPDATE_TIME",
+        "CHECK_TIME",
+        "CREATED",
+        "LAST_ALTERED",
+        "LAST_EXECUTED",
+        "TABLE_ROWS",
+        "AVG_ROW_LENGTH",
+        "DATA_LENGTH",
+        "INDEX_LENGTH",
+        "DATA_FREE",
+        "MAX_DATA_LENGTH",
+        "MAX_INDEX_LENGTH",
+        "CARDINALITY",
+        "CHECKSUM",
+    ];
+    let mut out = BTreeMap::new();
+    for (table, schema_col) in SOURCES {
+        let rows = sqlx::raw_sql(&format!(
+            "SELECT * FROM information_schema.{table} WHERE {schema_col} = '{db}'"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("reading information_schema.{table}: {e}"));
+        let mut lines = Vec::new();
+        for row in rows {
+            let mut fields = Vec::new();
+            let mut marker = false;
+            for col in row.columns() {
+                if VOLATILE.contains(&col.name()) {
+                    continue;
+                }
+                let value = text(&row, col.ordinal()).replace(db, "<db>");
+                if col.name().ends_with("TABLE_NAME") && value == "_dbtest_template" {
+                    marker = true;
+                }
+                fields.push(format!("{}={value}", col.name()));
+            }
+            if !marker {
+                lines.push(fields.join(" | "));
+            }
+        }
+        lines.sort();
+        out.insert(table.to_owned(), lines);
+    }
+    let tables: Vec<String> = sqlx::raw_sql(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
+         AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '_dbtest_template' ORDER BY TABLE_NAME"
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| text(r, 0))
+    .collect();
+    let mut checksums = Vec::new();
+    for t in tables {
+        let row = sqlx::raw_sql(&format!("CHECKSUM TABLE `{db}`.`{t}` EXTENDED"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let count = sqlx::raw_sql(&format!("SELECT COUNT(*) FROM `{db}`.`{t}`"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        checksums.push(format!(
+            "{t}: checksum {} rows {}",
+            text(&row, 1),
+            text(&count, 0)
+        ));
+    }
+    out.insert("ROWS".to_owned(), checksums);
+    out
+}
+
+/// Column `i` of a text-protocol row as a string (`NULL` for null).
+pub fn text(row: &sqlx::mysql::MySqlRow, i: usize) -> String {
+    let v: Option<Vec<u8>> = row.try_get_unchecked(i).unwrap();
+    v.map_or_else(
+        || "NULL".to_owned(),
+        |b| String::from_utf8_lossy(&b).into_owned(),
+    )
+}
+
+/// The only database whose name starts with `prefix`.
+pub async fn only_database_like(conn: &mut MySqlConnection, prefix: &str) -> String {
+    let rows = sqlx::raw_sql(&format!("SHOW DATABASES LIKE '{prefix}%'"))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "databases starting with {prefix}");
+    text(&rows[0], 0)
+}

@@ -1,0 +1,6 @@
+use dbtest_runtime::db_test;
+
+#[db_test(fixtures("users"))]
+async fn no_database() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use dbtest_runtime::db_test;
+use sqlx::MySqlPool;
+
+#[db_test(migratons = "migrations", timeout = 5)]
+async fn typo(_pool: MySqlPool) {}
+
+fn main() {}
