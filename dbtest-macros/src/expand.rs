@@ -145,7 +145,7 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
         }
         MigrationsArg::Disabled => quote!(#private::Migrations::None),
         MigrationsArg::Migrator(path) => {
-            quote_spanned!(path.span()=> #private::Migrations::Migrator(&#path))
+            quote_spanned!(path.span()=> #private::Migrations::Migrator(#private::MigratorSource::migrator(&#path)))
         }
     };
     let fixtures = args.fixtures.iter().map(|f| {

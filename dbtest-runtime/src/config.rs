@@ -19,8 +19,8 @@ pub const DEFAULT_DDL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default number of connections in the pool handed to a test.
 pub const DEFAULT_POOL_SIZE: u32 = 5;
 
-/// The settings of this process.
-#[derive(Debug, Clone)]
+/// The settings of this process. Its `Debug` shows the URL without the password.
+#[derive(Clone)]
 pub(crate) struct Settings {
     /// Connection options for the server, with no default database.
     pub connect: MySqlConnectOptions,
@@ -30,6 +30,18 @@ pub(crate) struct Settings {
     pub connect_timeout: Duration,
     pub ddl_timeout: Duration,
     pub pool_size: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.url_redacted)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ddl_timeout", &self.ddl_timeout)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -49,6 +61,17 @@ impl Settings {
             .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)))
             .ok_or(Error::NoUrl)?;
         let url_redacted = redact_url(&url);
+        // sqlx's MySQL options take any scheme; a `postgres://` URL left in DATABASE_URL by another
+        // project must not be tried as MySQL.
+        if !(url.starts_with("mysql://") || url.starts_with("mariadb://")) {
+            return Err(Error::BadUrl {
+                var,
+                url: url_redacted,
+                reason:
+                    "expected a `mysql://` or `mariadb://` URL, e.g. mysql://root@127.0.0.1:3306"
+                        .into(),
+            });
+        }
         let connect = MySqlConnectOptions::from_str(&url)
             .map_err(|e| Error::BadUrl {
                 var,
@@ -196,8 +219,16 @@ mod tests {
         let e =
             Settings::from_env(env(&[("DATABASE_URL", "postgres://u:hunter2@h/x")])).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("DATABASE_URL"), "{msg}");
+        assert!(
+            msg.contains("DATABASE_URL") && msg.contains("mysql://"),
+            "{msg}"
+        );
         assert!(!msg.contains("hunter2"), "{msg}");
+        let e = Settings::from_env(env(&[("DATABASE_URL", "mysql://u:hunter2@h:notaport/x")]))
+            .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let ok = Settings::from_env(env(&[("DATABASE_URL", "mysql://u:hunter2@h/x")])).unwrap();
+        assert!(!format!("{ok:?}").contains("hunter2"), "{ok:?}");
     }
 
     #[test]

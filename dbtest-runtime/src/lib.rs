@@ -47,19 +47,23 @@ pub use error::Error;
 /// | *(none)* | migrations from `./migrations` beside `Cargo.toml`, if that directory exists |
 /// | `migrations = "dir"` | migrations from `dir`, relative to `Cargo.toml`'s directory |
 /// | `migrations = false` | no migrations: an empty database |
-/// | `migrator = "path::MIGRATOR"` | a `static` [`sqlx::migrate::Migrator`] |
+/// | `migrator = "path::MIGRATOR"` | a `static` [`sqlx::migrate::Migrator`] (or a `static LazyLock<Migrator>`) |
 /// | `fixtures("a", "b")` | `fixtures/a.sql`, `fixtures/b.sql` next to the test's source file, applied in order |
 /// | `fixtures("../dir/a.sql")` | fixture files by path, relative to the test's source file |
 /// | `fixtures(path = "dir", scripts("a", "b"))` | `dir/a.sql`, `dir/b.sql` |
 ///
 /// ```no_run
 /// use dbtest_runtime::db_test;
-/// use sqlx::{MySql, MySqlPool, pool::PoolConnection};
+/// use sqlx::{pool::PoolConnection, MySql};
 ///
-/// #[db_test(migrations = "tests/migrations", fixtures("users"))]
-/// async fn reads_users(mut conn: PoolConnection<MySql>) -> sqlx::Result<()> {
-///     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?;
-///     assert!(n > 0);
+/// #[db_test(migrations = false)]
+/// async fn starts_empty(mut conn: PoolConnection<MySql>) -> sqlx::Result<()> {
+///     let tables: i64 = sqlx::query_scalar(
+///         "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+///     )
+///     .fetch_one(&mut *conn)
+///     .await?;
+///     assert_eq!(tables, 0);
 ///     Ok(())
 /// }
 /// ```
@@ -70,6 +74,6 @@ pub use dbtest_macros::db_test;
 pub mod __private {
     pub use crate::config::redact_url;
     pub use crate::lease::{Fixture, TestArgs};
-    pub use crate::migrations::Migrations;
+    pub use crate::migrations::{Migrations, MigratorSource};
     pub use crate::run::{TestFn, TestOutcome};
 }

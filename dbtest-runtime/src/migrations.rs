@@ -35,6 +35,26 @@ impl Migrations {
     }
 }
 
+/// What `migrator = "path"` may name: a `static` [`Migrator`] (as with `#[sqlx::test]`), or a
+/// `static` [`LazyLock`](std::sync::LazyLock) that builds one on first use (for migration sets
+/// assembled at run time).
+pub trait MigratorSource {
+    /// The migrator.
+    fn migrator(&'static self) -> &'static Migrator;
+}
+
+impl MigratorSource for Migrator {
+    fn migrator(&'static self) -> &'static Migrator {
+        self
+    }
+}
+
+impl<F: FnOnce() -> Migrator> MigratorSource for std::sync::LazyLock<Migrator, F> {
+    fn migrator(&'static self) -> &'static Migrator {
+        self
+    }
+}
+
 /// A loaded migration set.
 #[derive(Debug)]
 pub(crate) struct MigrationSet {
@@ -116,15 +136,17 @@ impl MigrationSet {
     }
 }
 
-/// The file in `dir` holding the up migration `version`.
+/// The file in `dir` holding the up migration `version` (`0002_x.sql` is version 2).
 fn file_of(dir: &Path, version: i64) -> Option<PathBuf> {
-    let prefix = format!("{version}_");
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with(&prefix) && name.ends_with(".sql") && !name.ends_with(".down.sql")
+            let digits = name.split('_').next().unwrap_or_default();
+            digits.parse::<i64>().ok() == Some(version)
+                && name.ends_with(".sql")
+                && !name.ends_with(".down.sql")
         })
         .collect();
     found.sort();
@@ -213,6 +235,7 @@ mod tests {
     #[test]
     fn failing_version_maps_to_its_file() {
         let (d, _) = set_in(&[
+            ("0003_c.sql", "w"),
             ("20240101_a.sql", "x"),
             ("20240102_b.up.sql", "y"),
             ("20240102_b.down.sql", "z"),
@@ -225,6 +248,7 @@ mod tests {
             file_of(&d.0, 20240102).unwrap().file_name().unwrap(),
             "20240102_b.up.sql"
         );
+        assert_eq!(file_of(&d.0, 3).unwrap().file_name().unwrap(), "0003_c.sql");
         assert!(file_of(&d.0, 7).is_none());
     }
 }

@@ -126,3 +126,23 @@ pub async fn only_database_like(conn: &mut MySqlConnection, prefix: &str) -> Str
     assert_eq!(rows.len(), 1, "databases starting with {prefix}");
     text(&rows[0], 0)
 }
+
+/// A connection to the configured server, with no default database.
+pub async fn admin() -> MySqlConnection {
+    use sqlx::Connection;
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("set DBTEST_DATABASE_URL (see README)");
+    MySqlConnection::connect(&url)
+        .await
+        .expect("connect to the test server")
+}
+
+/// A short id unique to this process and moment, for names of one test run.
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{:x}{:08x}", std::process::id(), nanos)
+}
