@@ -13,7 +13,6 @@ use syn::{LitBool, LitStr, Token};
 const KEYS: &str = "`migrations`, `migrator` or `fixtures`";
 
 /// Where the test's migrations come from.
-
 pub enum MigrationsArg {
     /// No argument: `./migrations` if it exists, else none.
     Inferred,
@@ -26,13 +25,11 @@ pub enum MigrationsArg {
 }
 
 /// One fixture: the path `include_str!` reads, relative to the test's source file.
-
 pub struct Fixture {
     pub path: LitStr,
 }
 
 /// The arguments of one `#[db_test(...)]`.
-
 pub struct Args {
     pub migrations: MigrationsArg,
     /// The span of the first `migrations`/`migrator` argument, for duplicate errors.

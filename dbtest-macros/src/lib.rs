@@ -1,5 +1,5 @@
-//! The `#[db_test]` attribute: a shim over [`expand`]. Use it through `dbtest-runtime`, which
-//! re-exports and documents it.
+//! The `#[db_test]` attribute: a shim over the `args` (parsing) and `expand` (code generation)
+//! modules. Use it through `dbtest-runtime`, which re-exports and documents it.
 
 mod args;
 mod expand;

@@ -1,0 +1,173 @@
+//! Times the bookshop example suite under `#[db_test]` and under `#[sqlx::test]` on the same
+//! server, alternating the two in one run, and prints every run, the medians and their ratio.
+//!
+//! ```text
+//! scripts/with-mariadb cargo run --release -p dbtest-tests --example compare_sqlx [ROUNDS]
+//! ```
+//!
+//! The first `#[db_test]` run is cold (the bookshop's template is dropped first, so it pays for the
+//! one migration run); the rest are warm. `#[sqlx::test]` keeps its bookkeeping in a scratch
+//! database that this program creates and drops.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, MySqlConnection};
+
+const SCRATCH: &str = "sqlxcompare_scratch";
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(7, |a| a.parse().expect("ROUNDS is a number"));
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("set DBTEST_DATABASE_URL (scripts/with-mariadb does)");
+    let base = url
+        .trim_end_matches('/')
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let base = match base.rfind('/') {
+        Some(i) if i > "mysql://".len() => base[..i].to_owned(),
+        _ => base,
+    };
+
+    let dbtest_bin = test_binary(&[]);
+    let sqlx_bin = test_binary(&["--features", "sqlx-test"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt
+        .block_on(MySqlConnection::connect(&base))
+        .expect("connect");
+    rt.block_on(conn.execute(&*format!(
+        "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
+    )))
+    .unwrap();
+
+    // Cold: without the bookshop's template.
+    let templates: Vec<String> = rt
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT TABLE_SCHEMA FROM information_schema.VIEWS \
+                 WHERE TABLE_NAME = 'book_sales' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%'",
+            )
+            .fetch_all(&mut conn),
+        )
+        .unwrap();
+    for t in templates {
+        rt.block_on(conn.execute(&*format!("DROP DATABASE `{t}`")))
+            .unwrap();
+    }
+    let cold = run(&dbtest_bin, &[("DBTEST_DATABASE_URL", &base)]);
+    println!("db_test cold (builds the template): {cold:>8.3?}");
+
+    let sqlx_url = format!("{base}/{SCRATCH}");
+    let (mut warm, mut sqlx_runs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate which goes first, so drift on a noisy machine hits both alike.
+        let mut pair = [
+            ("db_test", &dbtest_bin, "DBTEST_DATABASE_URL", &base),
+            ("sqlx::test", &sqlx_bin, "DATABASE_URL", &sqlx_url),
+        ];
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        for (name, bin, var, url) in pair {
+            let t = run(bin, &[(var, url.as_str())]);
+            println!("round {round} {name:<10} {t:>8.3?}");
+            if name == "db_test" {
+                warm.push(t)
+            } else {
+                sqlx_runs.push(t)
+            }
+        }
+    }
+    rt.block_on(conn.execute(&*format!("DROP DATABASE {SCRATCH}")))
+        .unwrap();
+
+    let (w, s) = (median(&mut warm), median(&mut sqlx_runs));
+    println!("---");
+    println!(
+        "suite: {} tests of examples/bookshop, {rounds} rounds",
+        count_tests(&dbtest_bin)
+    );
+    println!("median #[sqlx::test]     {s:>8.3?}");
+    println!(
+        "median #[db_test] warm   {w:>8.3?}   ({:.2}x faster)",
+        s.as_secs_f64() / w.as_secs_f64()
+    );
+    println!(
+        "#[db_test] cold (1 run)  {cold:>8.3?}   ({:.2}x faster)",
+        s.as_secs_f64() / cold.as_secs_f64()
+    );
+}
+
+/// Builds the bookshop's `shop` test binary with `extra` cargo arguments and returns its path.
+fn test_binary(extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "test",
+            "-p",
+            "bookshop",
+            "--test",
+            "shop",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .args(extra)
+        .output()
+        .expect("cargo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"name\":\"shop\""))
+        .find_map(|l| {
+            l.split("\"executable\":\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .expect("the shop test binary")
+}
+
+fn run(bin: &str, env: &[(&str, &str)]) -> Duration {
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .arg("-q")
+        .env_remove("DATABASE_URL")
+        .env_remove("DBTEST_DATABASE_URL")
+        .envs(env.iter().copied())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bookshop"))
+        .output()
+        .expect("run the suite");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{bin} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn count_tests(bin: &str) -> usize {
+    let out = Command::new(bin).args(["--list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .count()
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
