@@ -9,7 +9,7 @@ pub fn t() {
                 ::core::module_path!(), "::", ::core::stringify!(t)
             ),
             migrations: ::dbtest_runtime::__private::Migrations::Migrator(
-                &crate::MIGRATOR,
+                ::dbtest_runtime::__private::MigratorSource::migrator(&crate::MIGRATOR),
             ),
             fixtures: &[],
         },
