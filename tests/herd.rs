@@ -3,13 +3,12 @@
 //! of their own.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, only_database_like, run_id};
+use dbtest_tests::{admin, migrator_from_env, only_database_like, run_id};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlPool};
 
@@ -19,18 +18,7 @@ const DIR_ENV: &str = "DBTEST_HERD_MIGRATIONS";
 const PROBE_ENV: &str = "DBTEST_HERD_PROBE";
 
 /// Built from the directory the parent wrote, so every run starts on a cold template.
-static HERD: LazyLock<Migrator> = LazyLock::new(|| {
-    let dir = PathBuf::from(std::env::var(DIR_ENV).expect("started by the herd test"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(Migrator::new(dir)).expect("herd migrations")
-    })
-    .join()
-    .unwrap()
-});
+static HERD: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
 #[db_test(migrator = "HERD")]
 #[ignore = "one of the herd; started by `sixteen_processes_build_the_template_once`"]

@@ -97,11 +97,6 @@ impl MigrationSet {
         Ok(MigrationSet { migrator, dir, key })
     }
 
-    /// True when there is nothing to run (not even sqlx's bookkeeping table).
-    pub fn is_none(&self) -> bool {
-        self.migrator.is_none()
-    }
-
     /// Runs every migration on `conn`, whose default database is the template being built.
     pub async fn run(&self, conn: &mut MySqlConnection, template: &str) -> Result<()> {
         let Some(migrator) = self.migrator else {

@@ -145,7 +145,7 @@ async fn build(
 
 async fn build_steps(
     settings: &Settings,
-    conn: &mut MySqlConnection,
+    lock_conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
 ) -> Result<Template> {
@@ -157,23 +157,37 @@ async fn build_steps(
         }
     };
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
+    // The migrations run on the pinned connection that holds the lock, so a process waiting for
+    // the lock sees what the build is doing.
     sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}",
+        "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}; USE {0}",
         ident(name)
     ))
-    .execute(&mut *conn)
+    .execute(&mut *lock_conn)
     .await
     .map_err(fail("creating the template database"))?;
+    set.run(lock_conn, name).await?;
 
-    // Migrations run on a connection of their own, so whatever session state they leave behind
-    // (sql_mode, foreign_key_checks, …) cannot change how the template is read afterwards.
-    if !set.is_none() {
-        let mut migrate = db::connect(settings, Some(name)).await?;
-        let ran = set.run(&mut migrate, name).await;
-        db::close(migrate).await;
-        ran?;
-    }
+    // The template is read on a fresh connection: whatever session state the migrations left
+    // behind (sql_mode, foreign_key_checks, …) must not change how it is read.
+    let mut conn = db::connect(settings, None).await?;
+    let marked = read_and_mark(&mut conn, name, set).await;
+    db::close(conn).await;
+    marked
+}
 
+async fn read_and_mark(
+    conn: &mut MySqlConnection,
+    name: &str,
+    set: &MigrationSet,
+) -> Result<Template> {
+    let fail = |action: &'static str| {
+        move |e: sqlx::Error| Error::Template {
+            template: name.to_owned(),
+            action,
+            reason: e.to_string(),
+        }
+    };
     let script = snapshot::read(conn, name)
         .await
         .map_err(|e| Error::Template {

@@ -146,3 +146,21 @@ pub fn run_id() -> String {
         .subsec_nanos();
     format!("{:x}{:08x}", std::process::id(), nanos)
 }
+
+/// A migrator read from the directory named by environment variable `var`: lets a child process
+/// of a test use a migration set its parent wrote (a new one each run, so its template is cold).
+pub fn migrator_from_env(var: &str) -> sqlx::migrate::Migrator {
+    let dir = std::path::PathBuf::from(
+        std::env::var(var).unwrap_or_else(|_| panic!("{var} is set by the parent test")),
+    );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(sqlx::migrate::Migrator::new(dir))
+            .expect("migrations")
+    })
+    .join()
+    .unwrap()
+}

@@ -1,0 +1,124 @@
+//! A stalled template build makes the other processes fail within DBTEST_LOCK_TIMEOUT, with an
+//! error that names the lock, how long it waited, and who holds it — instead of hanging.
+
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use dbtest_runtime::db_test;
+use dbtest_tests::{admin, migrator_from_env, run_id};
+use sqlx::migrate::Migrator;
+use sqlx::{Executor, MySqlPool};
+
+const DIR_ENV: &str = "DBTEST_LOCK_MIGRATIONS";
+
+static SLOW: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
+
+#[db_test(migrator = "SLOW")]
+#[ignore = "started by `a_stalled_build_fails_waiters_within_the_bound`"]
+async fn lock_member(pool: MySqlPool) {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slow")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+fn member(dir: &std::path::Path, lock_timeout: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "lock_member", "--ignored", "--nocapture"])
+        .env(DIR_ENV, dir)
+        .env("DBTEST_LOCK_TIMEOUT", lock_timeout)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_stalled_build_fails_waiters_within_the_bound() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = run_id();
+    let dir = std::env::temp_dir().join(format!("dbtest-lock-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("stalled build {id}");
+    std::fs::write(
+        dir.join("1_slow.sql"),
+        format!("CREATE TABLE slow (id INT);\nSELECT SLEEP(8) AS `{marker}`;\n"),
+    )
+    .unwrap();
+
+    // The builder: takes the template lock and stalls in its migration.
+    let mut builder = member(&dir, "120");
+    let mut conn = rt.block_on(admin());
+    let stalled = rt.block_on(async {
+        for _ in 0..100 {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ?",
+            )
+            .bind(format!("%{marker}%"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            if n > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    assert!(stalled, "the builder never reached its slow migration");
+
+    // A waiter with a 1 s bound fails while the builder still sleeps.
+    let waiter = member(&dir, "1").wait_with_output().unwrap();
+    let builder_still_running = builder.try_wait().unwrap().is_none();
+    let stderr = String::from_utf8_lossy(&waiter.stderr).into_owned();
+
+    let built = builder.wait_with_output().unwrap();
+    // Clean up this run's one-off template (its name is in the waiter's message).
+    let template = stderr
+        .split("guarding template `")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .map(str::to_owned);
+    if let Some(t) = &template {
+        rt.block_on(conn.execute(&*format!("DROP DATABASE IF EXISTS `{t}`")))
+            .unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(
+        !waiter.status.success(),
+        "the waiter must fail, not wait:\n{stderr}"
+    );
+    assert!(
+        builder_still_running,
+        "the waiter gave up within its bound, long before the build ended"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("waited"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains("for lock `dbtest_tpl_"),
+        "names the lock: {line}"
+    );
+    assert!(line.contains("waited 1"), "says how long: {line}");
+    assert!(
+        line.contains("held by connection ") && line.contains("state `User sleep`"),
+        "says who holds it: {line}"
+    );
+    assert!(
+        line.contains("raise DBTEST_LOCK_TIMEOUT"),
+        "says what to do: {line}"
+    );
+    assert!(template.is_some());
+    assert!(
+        built.status.success(),
+        "the builder itself succeeds:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
