@@ -1,5 +1,6 @@
-//! A stalled template build makes the other processes fail within DBTEST_LOCK_TIMEOUT, with an
-//! error that names the lock, how long it waited, and who holds it — instead of hanging.
+//! Template builds across processes: a stalled build makes the other processes fail within
+//! DBTEST_LOCK_TIMEOUT, with an error that names the lock, how long it waited, and who holds it —
+//! instead of hanging; a builder killed mid-migration is replaced by the next process.
 
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
@@ -22,6 +23,14 @@ async fn lock_member(pool: MySqlPool) {
         .await
         .unwrap();
     assert_eq!(n, 0);
+    let db: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    println!(
+        "TEMPLATE_DIGEST={}",
+        &db["dbtest_db_".len().."dbtest_db_".len() + 8]
+    );
 }
 
 fn member(dir: &std::path::Path, lock_timeout: &str) -> std::process::Child {
@@ -35,24 +44,26 @@ fn member(dir: &std::path::Path, lock_timeout: &str) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn a_stalled_build_fails_waiters_within_the_bound() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+/// Writes a one-off migration set that sleeps `seconds` in its migration, starts a builder on it,
+/// and returns once the builder is inside that sleep (holding the template lock).
+fn start_stalled_builder(
+    rt: &tokio::runtime::Runtime,
+    seconds: u32,
+) -> (
+    std::path::PathBuf,
+    std::process::Child,
+    sqlx::MySqlConnection,
+) {
     let id = run_id();
     let dir = std::env::temp_dir().join(format!("dbtest-lock-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let marker = format!("stalled build {id}");
     std::fs::write(
         dir.join("1_slow.sql"),
-        format!("CREATE TABLE slow (id INT);\nSELECT SLEEP(8) AS `{marker}`;\n"),
+        format!("CREATE TABLE slow (id INT);\nSELECT SLEEP({seconds}) AS `{marker}`;\n"),
     )
     .unwrap();
-
-    // The builder: takes the template lock and stalls in its migration.
-    let mut builder = member(&dir, "120");
+    let builder = member(&dir, "120");
     let mut conn = rt.block_on(admin());
     let stalled = rt.block_on(async {
         for _ in 0..100 {
@@ -71,6 +82,17 @@ fn a_stalled_build_fails_waiters_within_the_bound() {
         false
     });
     assert!(stalled, "the builder never reached its slow migration");
+    (dir, builder, conn)
+}
+
+#[test]
+fn a_stalled_build_fails_waiters_within_the_bound() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The builder: takes the template lock and stalls in its migration.
+    let (dir, mut builder, mut conn) = start_stalled_builder(&rt, 8);
 
     // A waiter with a 1 s bound fails while the builder still sleeps.
     let waiter = member(&dir, "1").wait_with_output().unwrap();
@@ -121,4 +143,49 @@ fn a_stalled_build_fails_waiters_within_the_bound() {
         "the builder itself succeeds:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
+}
+
+#[test]
+fn a_builder_killed_mid_migration_is_replaced() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (dir, mut builder, mut conn) = start_stalled_builder(&rt, 3);
+    builder.kill().unwrap(); // SIGKILL, in the middle of the migration
+    builder.wait().unwrap();
+
+    // The next process finds no ready marker once the dead session's lock is gone, drops the
+    // half-built template, builds it again and gets its clone.
+    let next = member(&dir, "120").wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&next.stdout),
+        String::from_utf8_lossy(&next.stderr)
+    );
+    let clone_prefix = out.lines().find_map(|l| {
+        l.split_once("TEMPLATE_DIGEST=")
+            .map(|(_, d)| d.trim().to_owned())
+    });
+    assert!(
+        next.status.success(),
+        "the replacement builder fails:\n{out}"
+    );
+    let digest = clone_prefix.unwrap_or_else(|| panic!("the member named no database:\n{out}"));
+    let template = rt.block_on(dbtest_tests::only_database_like(
+        &mut conn,
+        &format!("dbtest\\_tpl\\_{digest}"),
+    ));
+    let ready: i64 = rt
+        .block_on(
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM `{template}`._dbtest_template"
+            ))
+            .fetch_one(&mut conn),
+        )
+        .unwrap();
+    rt.block_on(conn.execute(&*format!("DROP DATABASE `{template}`")))
+        .unwrap();
+    assert_eq!(ready, 1, "the rebuilt template is marked ready");
 }

@@ -138,13 +138,15 @@ pub async fn admin() -> MySqlConnection {
         .expect("connect to the test server")
 }
 
-/// A short id unique to this process and moment, for names of one test run.
+/// A short id unique to this call (process, moment and a counter), for names of one test run.
 pub fn run_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("{:x}{:08x}", std::process::id(), nanos)
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:x}{:08x}{n:x}", std::process::id(), nanos)
 }
 
 /// A migrator read from the directory named by environment variable `var`: lets a child process
