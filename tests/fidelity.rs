@@ -1,12 +1,33 @@
 //! A clone is indistinguishable from its template: same definitions of every object, same rows,
 //! same AUTO_INCREMENT counters; its views read its own tables; running the migrations on it again
-//! does nothing.
+//! does nothing — also when the template was built by another user.
+
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{fingerprint, only_database_like};
-use sqlx::MySqlPool;
+use dbtest_tests::{admin, fingerprint, migrator_from_env, only_database_like, run_id};
+use sqlx::migrate::Migrator;
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::{Executor, MySqlPool};
 
 const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fidelity/migrations");
+
+/// Who built `template` (its objects' definer), and who runs this test (the clone's).
+async fn owners(pool: &MySqlPool, template: &str) -> (String, String) {
+    let built_by: String = sqlx::query_scalar(&format!(
+        "SELECT CONVERT(built_by USING utf8mb4) FROM `{template}`._dbtest_template"
+    ))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let me: String = sqlx::query_scalar("SELECT CURRENT_USER()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    (built_by, me)
+}
 
 /// The test's own database and its template.
 async fn names(pool: &MySqlPool) -> (String, String) {
@@ -23,10 +44,16 @@ async fn names(pool: &MySqlPool) -> (String, String) {
 
 #[db_test(migrations = "tests/fidelity/migrations")]
 async fn clone_is_indistinguishable_from_its_template(pool: MySqlPool) {
+    assert_indistinguishable(&pool).await;
+}
+
+async fn assert_indistinguishable(pool: &MySqlPool) {
+    let pool = pool.clone();
     let (clone, template) = names(&pool).await;
     let mut conn = pool.acquire().await.unwrap();
-    let want = fingerprint(&mut conn, &template).await;
-    let got = fingerprint(&mut conn, &clone).await;
+    let (built_by, me) = owners(&pool, &template).await;
+    let want = fingerprint(&mut conn, &template, &built_by).await;
+    let got = fingerprint(&mut conn, &clone, &me).await;
 
     // The fingerprint covers what the schema has, so an equal one means something.
     let count = |k: &str| want[k].len();
@@ -129,7 +156,8 @@ async fn migrating_a_clone_again_does_nothing(
 async fn fingerprint_sees_every_kind_of_difference(pool: MySqlPool) -> sqlx::Result<()> {
     let (clone, template) = names(&pool).await;
     let mut conn = pool.acquire().await?;
-    let want = fingerprint(&mut conn, &template).await;
+    let (built_by, me) = owners(&pool, &template).await;
+    let want = fingerprint(&mut conn, &template, &built_by).await;
     let changes = [
         ("ROWS", "UPDATE lookup_myisam SET name = 'uno' WHERE id = 1"),
         ("TABLES", "ALTER TABLE child AUTO_INCREMENT = 5000"),
@@ -148,8 +176,109 @@ async fn fingerprint_sees_every_kind_of_difference(pool: MySqlPool) -> sqlx::Res
     ];
     for (what, change) in changes {
         sqlx::raw_sql(change).execute(&mut *conn).await?;
-        let got = fingerprint(&mut conn, &clone).await;
+        let got = fingerprint(&mut conn, &clone, &me).await;
         assert_ne!(got[what], want[what], "after `{change}`");
     }
     Ok(())
+}
+
+const DIR_ENV: &str = "DBTEST_FIDELITY_MIGRATIONS";
+static COPY: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
+
+#[db_test(migrator = "COPY")]
+#[ignore = "started by `a_template_built_by_another_user_clones_faithfully`"]
+async fn member_compares(pool: MySqlPool) {
+    // First, so the parent can remove the template even when the comparison fails.
+    let db: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    println!(
+        "TEMPLATE_DIGEST={}",
+        &db["dbtest_db_".len().."dbtest_db_".len() + 8]
+    );
+    assert_indistinguishable(&pool).await;
+}
+
+/// Objects are owned by whoever clones, as if their migrations had run: a template built by one
+/// user (here a temporary one) gives another user a clone whose triggers, routines, views and
+/// events are the second user's — including ones created under `ANSI_QUOTES`.
+#[test]
+fn a_template_built_by_another_user_clones_faithfully() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = run_id();
+    // A copy of the fidelity migrations plus a nonce: a cold template of its own.
+    let dir = std::env::temp_dir().join(format!("dbtest-fidelity-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(MIGRATIONS).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("0006_nonce.sql"), format!("-- run {id}\nDO 0;\n")).unwrap();
+
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap();
+    let options = MySqlConnectOptions::from_str(&url).unwrap();
+    let (user, password) = (
+        format!("dbtest_fid_{}", &id[id.len() - 8..]),
+        format!("pw{id}"),
+    );
+    let other_url = format!(
+        "mysql://{user}:{password}@{}:{}",
+        options.get_host(),
+        options.get_port()
+    );
+    let mut conn = rt.block_on(admin());
+    rt.block_on(conn.execute(&*format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'"
+    )))
+    .expect("this test needs a user that may CREATE USER and GRANT (scripts/with-mariadb sets one up)");
+
+    let member = |url: &str| {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "member_compares", "--ignored", "--nocapture"])
+            .env(DIR_ENV, &dir)
+            .env("DBTEST_DATABASE_URL", url)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // The other user builds the template (and compares its own clone); then this user clones it.
+    let (built_ok, built_out) = member(&other_url);
+    let (cloned_ok, cloned_out) = member(&url);
+
+    let digest = built_out.lines().find_map(|l| {
+        l.split_once("TEMPLATE_DIGEST=")
+            .map(|(_, d)| d.trim().to_owned())
+    });
+    rt.block_on(async {
+        if let Some(d) = &digest {
+            let template = only_database_like(&mut conn, &format!("dbtest\\_tpl\\_{d}")).await;
+            conn.execute(&*format!("DROP DATABASE `{template}`"))
+                .await
+                .unwrap();
+        }
+        conn.execute(&*format!("DROP USER '{user}'@'%'"))
+            .await
+            .unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(built_ok, "the other user's run failed:\n{built_out}");
+    assert!(
+        cloned_ok,
+        "cloning another user's template is not faithful:\n{cloned_out}"
+    );
+    assert!(!cloned_out.contains(&password) && !built_out.contains(&password));
 }

@@ -314,18 +314,32 @@ fn lit(value: &str) -> Result<String, SnapshotError> {
         .ok_or_else(|| SnapshotError::Unsupported(format!("unexpected session setting {value:?}")))
 }
 
-/// The `DEFINER=` clause `SHOW CREATE …` prints for objects the current user created.
-async fn current_definer(conn: &mut MySqlConnection) -> Result<String, sqlx::Error> {
+/// The `DEFINER=` clauses `SHOW CREATE …` prints for objects the current user created: with
+/// backquotes, or with double quotes for objects created under `ANSI_QUOTES`.
+async fn current_definer(conn: &mut MySqlConnection) -> Result<[String; 2], sqlx::Error> {
     let row = sqlx::query("SELECT CURRENT_USER()").fetch_one(conn).await?;
-    let user = text(&row, 0)?.unwrap_or_default();
-    let (name, host) = user.rsplit_once('@').unwrap_or((&user, ""));
-    Ok(format!("DEFINER={}@{} ", ident(name), ident(host)))
+    Ok(definer_clauses(&text(&row, 0)?.unwrap_or_default()))
+}
+
+fn definer_clauses(user: &str) -> [String; 2] {
+    let (name, host) = user.rsplit_once('@').unwrap_or((user, ""));
+    let ansi = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    [
+        format!("DEFINER={}@{} ", ident(name), ident(host)),
+        format!("DEFINER={}@{} ", ansi(name), ansi(host)),
+    ]
 }
 
 /// Removes the current user's `DEFINER=` clause, so the clone's objects belong to whoever clones
 /// (exactly as running the migrations would make them). Other definers are kept verbatim.
-fn strip_definer(create: &str, definer: &str) -> String {
-    create.replacen(definer, "", 1)
+fn strip_definer(create: &str, definer: &[String; 2]) -> String {
+    match definer
+        .iter()
+        .find(|clause| create.contains(clause.as_str()))
+    {
+        Some(clause) => create.replacen(clause.as_str(), "", 1),
+        None => create.to_owned(),
+    }
 }
 
 /// Views in an order where each comes after every view it reads.
@@ -374,13 +388,26 @@ mod tests {
 
     #[test]
     fn definer_of_current_user_is_stripped_others_kept() {
-        let me = "DEFINER=`root`@`localhost` ";
+        let me = definer_clauses("root@localhost");
         assert_eq!(
-            strip_definer("CREATE DEFINER=`root`@`localhost` TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET @x = 1", me),
+            strip_definer(
+                "CREATE DEFINER=`root`@`localhost` TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET @x = 1",
+                &me
+            ),
             "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET @x = 1"
         );
+        // Under ANSI_QUOTES the server quotes the definer with double quotes.
+        assert_eq!(
+            strip_definer(
+                r#"CREATE DEFINER="root"@"localhost" TRIGGER "t" BEFORE INSERT ON "a" FOR EACH ROW SET NEW."x" = 1"#,
+                &me
+            ),
+            r#"CREATE TRIGGER "t" BEFORE INSERT ON "a" FOR EACH ROW SET NEW."x" = 1"#
+        );
         let other = "CREATE DEFINER=`app`@`%` PROCEDURE p() SELECT 1";
-        assert_eq!(strip_definer(other, me), other);
+        assert_eq!(strip_definer(other, &me), other);
+        let host_lookalike = "CREATE DEFINER=`root`@`localhost2` PROCEDURE p() SELECT 1";
+        assert_eq!(strip_definer(host_lookalike, &me), host_lookalike);
     }
 
     #[test]

@@ -200,7 +200,7 @@ async fn read_and_mark(
     sqlx::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
          migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
-         script LONGTEXT NOT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+         built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         db = ident(name),
         t = ident(MARKER_TABLE)
     ))
@@ -208,7 +208,8 @@ async fn read_and_mark(
     .await
     .map_err(fail("writing the ready marker"))?;
     sqlx::query(&format!(
-        "INSERT INTO {}.{} (id, format_version, migration_key, script) VALUES (1, ?, ?, ?)",
+        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script) \
+         VALUES (1, ?, ?, CURRENT_USER(), ?)",
         ident(name),
         ident(MARKER_TABLE)
     ))

@@ -8,12 +8,17 @@ use sqlx::{Column, Row};
 /// A normalised description of everything in database `db` a test could observe: the definition
 /// of every table, column, index, constraint, partition, view, trigger, routine and event, each
 /// table's row checksum and AUTO_INCREMENT counter. The database's own name is replaced by
-/// `<db>`, so two databases compare equal exactly when they are indistinguishable. dbtest's
-/// ready marker is left out.
+/// `<db>`, and the definer `owner` (`user@host`) of objects by `<owner>`, so two databases compare
+/// equal exactly when they are indistinguishable to their owners. dbtest's ready marker is left
+/// out.
 ///
 /// Read from `information_schema` and `CHECKSUM TABLE`, not the `SHOW CREATE …` statements the
 /// clone is made from, so a mistake in one is not repeated in the other.
-pub async fn fingerprint(conn: &mut MySqlConnection, db: &str) -> BTreeMap<String, Vec<String>> {
+pub async fn fingerprint(
+    conn: &mut MySqlConnection,
+    db: &str,
+    owner: &str,
+) -> BTreeMap<String, Vec<String>> {
     assert!(
         db.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         "{db}"
@@ -65,7 +70,10 @@ pub async fn fingerprint(conn: &mut MySqlConnection, db: &str) -> BTreeMap<Strin
                 if VOLATILE.contains(&col.name()) {
                     continue;
                 }
-                let value = text(&row, col.ordinal()).replace(db, "<db>");
+                let mut value = text(&row, col.ordinal()).replace(db, "<db>");
+                if col.name() == "DEFINER" && value == owner {
+                    value = "<owner>".into();
+                }
                 if col.name().ends_with("TABLE_NAME") && value == "_dbtest_template" {
                     marker = true;
                 }
