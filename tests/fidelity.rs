@@ -7,7 +7,10 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, fingerprint, migrator_from_env, only_database_like, run_id};
+use dbtest_tests::{
+    admin, announce_template_digest, fingerprint, migrator_from_env, only_database_like, run_id,
+    template_digest_in,
+};
 use sqlx::migrate::Migrator;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{Executor, MySqlPool};
@@ -189,14 +192,7 @@ static COPY: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 #[ignore = "started by `a_template_built_by_another_user_clones_faithfully`"]
 async fn member_compares(pool: MySqlPool) {
     // First, so the parent can remove the template even when the comparison fails.
-    let db: String = sqlx::query_scalar("SELECT DATABASE()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    println!(
-        "TEMPLATE_DIGEST={}",
-        &db["dbtest_db_".len().."dbtest_db_".len() + 8]
-    );
+    announce_template_digest(&pool).await;
     assert_indistinguishable(&pool).await;
 }
 
@@ -258,10 +254,7 @@ fn a_template_built_by_another_user_clones_faithfully() {
     let (built_ok, built_out) = member(&other_url);
     let (cloned_ok, cloned_out) = member(&url);
 
-    let digest = built_out.lines().find_map(|l| {
-        l.split_once("TEMPLATE_DIGEST=")
-            .map(|(_, d)| d.trim().to_owned())
-    });
+    let digest = template_digest_in(&built_out);
     rt.block_on(async {
         if let Some(d) = &digest {
             let template = only_database_like(&mut conn, &format!("dbtest\\_tpl\\_{d}")).await;

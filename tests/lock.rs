@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, migrator_from_env, run_id};
+use dbtest_tests::{
+    admin, announce_template_digest, migrator_from_env, run_id, template_digest_in,
+};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlPool};
 
@@ -23,14 +25,7 @@ async fn lock_member(pool: MySqlPool) {
         .await
         .unwrap();
     assert_eq!(n, 0);
-    let db: String = sqlx::query_scalar("SELECT DATABASE()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    println!(
-        "TEMPLATE_DIGEST={}",
-        &db["dbtest_db_".len().."dbtest_db_".len() + 8]
-    );
+    announce_template_digest(&pool).await;
 }
 
 fn member(dir: &std::path::Path, lock_timeout: &str) -> std::process::Child {
@@ -164,10 +159,7 @@ fn a_builder_killed_mid_migration_is_replaced() {
         String::from_utf8_lossy(&next.stdout),
         String::from_utf8_lossy(&next.stderr)
     );
-    let clone_prefix = out.lines().find_map(|l| {
-        l.split_once("TEMPLATE_DIGEST=")
-            .map(|(_, d)| d.trim().to_owned())
-    });
+    let clone_prefix = template_digest_in(&out);
     assert!(
         next.status.success(),
         "the replacement builder fails:\n{out}"

@@ -93,13 +93,7 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
         Ok(row) => row,
         // Unknown database, unknown table: not built (or not finished).
         Err(e) if matches!(db::server_code(&e), Some(1049 | 1146)) => None,
-        Err(e) => {
-            return Err(Error::Template {
-                template: name.to_owned(),
-                action: "reading the ready marker",
-                reason: e.to_string(),
-            })
-        }
+        Err(e) => return Err(failed(name, "reading the ready marker")(e)),
     };
     let Some(row) = row else { return Ok(None) };
     let read = || -> Result<_, sqlx::Error> {
@@ -109,11 +103,7 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
             text(&row, 2)?.unwrap_or_default(),
         ))
     };
-    let (format, marker_key, script) = read().map_err(|e| Error::Template {
-        template: name.to_owned(),
-        action: "reading the ready marker",
-        reason: e.to_string(),
-    })?;
+    let (format, marker_key, script) = read().map_err(failed(name, "reading the ready marker"))?;
     Ok(
         (format == i64::from(FORMAT_VERSION) && marker_key == key).then(|| Template {
             name: name.to_owned(),
@@ -143,19 +133,24 @@ async fn build(
     built
 }
 
+/// Maps a failure of `action` on template `name` to [`Error::Template`].
+fn failed<'a, E: std::fmt::Display>(
+    name: &'a str,
+    action: &'static str,
+) -> impl FnOnce(E) -> Error + 'a {
+    move |e| Error::Template {
+        template: name.to_owned(),
+        action,
+        reason: e.to_string(),
+    }
+}
+
 async fn build_steps(
     settings: &Settings,
     lock_conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
 ) -> Result<Template> {
-    let fail = |action: &'static str| {
-        move |e: sqlx::Error| Error::Template {
-            template: name.to_owned(),
-            action,
-            reason: e.to_string(),
-        }
-    };
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
     // The migrations run on the pinned connection that holds the lock, so a process waiting for
     // the lock sees what the build is doing.
@@ -165,7 +160,7 @@ async fn build_steps(
     ))
     .execute(&mut *lock_conn)
     .await
-    .map_err(fail("creating the template database"))?;
+    .map_err(failed(name, "creating the template database"))?;
     set.run(lock_conn, name).await?;
 
     // The template is read on a fresh connection: whatever session state the migrations left
@@ -181,20 +176,9 @@ async fn read_and_mark(
     name: &str,
     set: &MigrationSet,
 ) -> Result<Template> {
-    let fail = |action: &'static str| {
-        move |e: sqlx::Error| Error::Template {
-            template: name.to_owned(),
-            action,
-            reason: e.to_string(),
-        }
-    };
     let script = snapshot::read(conn, name)
         .await
-        .map_err(|e| Error::Template {
-            template: name.to_owned(),
-            action: "reading the template",
-            reason: e.to_string(),
-        })?;
+        .map_err(failed(name, "reading the template"))?;
 
     // The marker comes last: a template without it is not ready, whatever else it holds.
     sqlx::raw_sql(&format!(
@@ -206,7 +190,7 @@ async fn read_and_mark(
     ))
     .execute(&mut *conn)
     .await
-    .map_err(fail("writing the ready marker"))?;
+    .map_err(failed(name, "writing the ready marker"))?;
     sqlx::query(&format!(
         "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script) \
          VALUES (1, ?, ?, CURRENT_USER(), ?)",
@@ -218,7 +202,7 @@ async fn read_and_mark(
     .bind(&script)
     .execute(&mut *conn)
     .await
-    .map_err(fail("writing the ready marker"))?;
+    .map_err(failed(name, "writing the ready marker"))?;
     Ok(Template {
         name: name.to_owned(),
         script,

@@ -174,3 +174,24 @@ pub fn migrator_from_env(var: &str) -> sqlx::migrate::Migrator {
     .join()
     .unwrap()
 }
+
+/// Prints `TEMPLATE_DIGEST=<8 hex>` for the test database `pool` opens, so a parent process can
+/// find (and remove) the template its child built; [`template_digest_in`] reads it back.
+pub async fn announce_template_digest(pool: &sqlx::MySqlPool) {
+    let db: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    println!(
+        "TEMPLATE_DIGEST={}",
+        &db["dbtest_db_".len().."dbtest_db_".len() + 8]
+    );
+}
+
+/// The digest a child announced with [`announce_template_digest`].
+pub fn template_digest_in(output: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        l.split_once("TEMPLATE_DIGEST=")
+            .map(|(_, d)| d.trim().to_owned())
+    })
+}
