@@ -1,6 +1,6 @@
-//! A test's database is dropped whatever the test did, and the test's outcome is reported
-//! unchanged. The failing tests run as child processes of the real tests here, which then look
-//! at the server.
+//! A test's database is dropped whatever the test did (with `DBTEST_KEEP=never`), or kept when it
+//! failed (the default), and the test's outcome is reported unchanged. The failing tests run as
+//! child processes of the real tests here, which then look at the server.
 
 use std::process::Command;
 
@@ -51,10 +51,15 @@ struct Outcome {
 }
 
 fn run_child(filter: &str, exact: bool) -> Outcome {
+    run_child_with(filter, exact, &[("DBTEST_KEEP", "never")])
+}
+
+fn run_child_with(filter: &str, exact: bool, env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.arg(filter)
         .args(["--ignored", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, "1");
+        .env(CHILD_ENV, "1")
+        .envs(env.iter().copied());
     if exact {
         cmd.arg("--exact");
     }
@@ -162,4 +167,108 @@ fn a_bad_migration_fails_every_test_and_names_its_file() {
         .and_then(|s| s.split('`').next())
         .unwrap();
     assert!(!block_on(exists(template)), "`{template}` was left behind");
+}
+
+#[db_test(migrations = false)]
+#[ignore = "passes; started by `keep_always_keeps_passing_tests_too`"]
+async fn child_passes(pool: MySqlPool) {
+    announce(&pool).await;
+}
+
+#[db_test(migrations = false)]
+#[should_panic(expected = "as it should")]
+#[ignore = "started by `a_should_panic_test_that_panics_has_passed`"]
+async fn child_should_panic(pool: MySqlPool) {
+    announce(&pool).await;
+    panic!("as it should");
+}
+
+/// Registry state of `db`: (registered, kept).
+async fn registry_state(db: &str) -> (bool, bool) {
+    let mut conn = admin().await;
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT kept_at IS NOT NULL FROM dbtest_registry.databases WHERE name = ?")
+            .bind(db)
+            .fetch_optional(&mut conn)
+            .await
+            .unwrap();
+    (row.is_some(), row.is_some_and(|(k,)| k == 1))
+}
+
+/// Serialises the tests that keep databases: `sweep_kept` retires every kept database.
+static KEEPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Drops a kept database the way the sweep would once it is past DBTEST_KEEP_MAX: by running a
+/// member with `DBTEST_KEEP_MAX=0`.
+fn sweep_kept() {
+    let out = run_child_with(
+        "child_passes",
+        true,
+        &[("DBTEST_KEEP", "never"), ("DBTEST_KEEP_MAX", "0")],
+    );
+    assert!(out.success, "{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn a_failed_test_keeps_its_database_by_default_until_the_sweep_retires_it() {
+    let _serial = KEEPING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = run_child_with("child_returns_err", true, &[]);
+    assert!(!out.success);
+    let db = child_db(&out);
+    assert!(block_on(exists(&db)), "the failed test's `{db}` is kept");
+    assert_eq!(block_on(registry_state(&db)), (true, true));
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("kept database"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        line.contains(&format!(
+            "kept database `{db}` of failed test cleanup::child_returns_err"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(" -u ") && line.ends_with(&format!(" {db}")),
+        "a ready-to-paste command: {line}"
+    );
+    assert!(
+        line.contains("inspect it with: mariadb ") || line.contains("inspect it with: mysql "),
+        "{line}"
+    );
+
+    sweep_kept();
+    assert!(
+        !block_on(exists(&db)),
+        "past DBTEST_KEEP_MAX, `{db}` is swept"
+    );
+    assert_eq!(block_on(registry_state(&db)), (false, false));
+}
+
+#[test]
+fn keep_always_keeps_passing_tests_too() {
+    let _serial = KEEPING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = run_child_with("child_passes", true, &[("DBTEST_KEEP", "always")]);
+    assert!(out.success, "{}", out.stderr);
+    let db = child_db(&out);
+    assert!(block_on(exists(&db)));
+    assert!(
+        out.stderr
+            .contains(&format!("kept database `{db}` of passed test")),
+        "{}",
+        out.stderr
+    );
+    sweep_kept();
+    assert!(!block_on(exists(&db)));
+}
+
+#[test]
+fn a_should_panic_test_that_panics_has_passed() {
+    let out = run_child_with("child_should_panic", true, &[]);
+    assert!(out.success, "{}", out.stderr);
+    let db = child_db(&out);
+    assert!(
+        !block_on(exists(&db)),
+        "a passing should_panic test is not kept"
+    );
 }

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
-    admin, announce_template_digest, fingerprint, migrator_from_env, only_database_like, run_id,
-    template_digest_in,
+    admin, announce_template_digest, drop_template, fingerprint, migrator_from_env,
+    only_database_like, run_id, template_digest_in,
 };
 use sqlx::migrate::Migrator;
 use sqlx::mysql::MySqlConnectOptions;
@@ -258,9 +258,7 @@ fn a_template_built_by_another_user_clones_faithfully() {
     rt.block_on(async {
         if let Some(d) = &digest {
             let template = only_database_like(&mut conn, &format!("dbtest\\_tpl\\_{d}")).await;
-            conn.execute(&*format!("DROP DATABASE `{template}`"))
-                .await
-                .unwrap();
+            drop_template(&mut conn, &template).await;
         }
         conn.execute(&*format!("DROP USER '{user}'@'%'"))
             .await

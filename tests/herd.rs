@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, migrator_from_env, only_database_like, run_id};
+use dbtest_tests::{admin, drop_template, migrator_from_env, only_database_like, run_id};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlPool};
 
@@ -147,9 +147,7 @@ fn sixteen_processes_build_the_template_once() {
             .await
             .unwrap();
         if let Some(t) = &template {
-            conn.execute(&*format!("DROP DATABASE `{t}`"))
-                .await
-                .unwrap();
+            drop_template(&mut conn, t).await;
         }
         (runs, clones, leftovers, template)
     });

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
-    admin, announce_template_digest, migrator_from_env, run_id, template_digest_in,
+    admin, announce_template_digest, drop_template, migrator_from_env, run_id, template_digest_in,
 };
 use sqlx::migrate::Migrator;
-use sqlx::{Executor, MySqlPool};
+use sqlx::MySqlPool;
 
 const DIR_ENV: &str = "DBTEST_LOCK_MIGRATIONS";
 
@@ -102,8 +102,7 @@ fn a_stalled_build_fails_waiters_within_the_bound() {
         .and_then(|s| s.split('`').next())
         .map(str::to_owned);
     if let Some(t) = &template {
-        rt.block_on(conn.execute(&*format!("DROP DATABASE IF EXISTS `{t}`")))
-            .unwrap();
+        rt.block_on(drop_template(&mut conn, t));
     }
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -177,7 +176,6 @@ fn a_builder_killed_mid_migration_is_replaced() {
             .fetch_one(&mut conn),
         )
         .unwrap();
-    rt.block_on(conn.execute(&*format!("DROP DATABASE `{template}`")))
-        .unwrap();
+    rt.block_on(drop_template(&mut conn, &template));
     assert_eq!(ready, 1, "the rebuilt template is marked ready");
 }

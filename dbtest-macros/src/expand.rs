@@ -128,6 +128,8 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
     let inputs = &sig.inputs;
     let arg_types = inputs.iter().map(|_| quote!(_));
     let private = quote!(::dbtest_runtime::__private);
+    // The runtime keeps the database of a failed test; for `#[should_panic]` a panic is success.
+    let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
 
     let migrations = match &args.migrations {
         MigrationsArg::Inferred => {
@@ -167,6 +169,7 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
                     test_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                     migrations: #migrations,
                     fixtures: &[#(#fixtures),*],
+                    should_panic: #should_panic,
                 },
             );
         }

@@ -16,8 +16,29 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default bound on creating or dropping one test database.
 pub const DEFAULT_DDL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default bound on building a template (running every migration and reading the result).
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default number of connections in the pool handed to a test.
 pub const DEFAULT_POOL_SIZE: u32 = 5;
+/// Default number of kept databases of failed tests retained on the server.
+pub const DEFAULT_KEEP_MAX: usize = 20;
+/// Default age after which a kept database is swept.
+pub const DEFAULT_KEEP_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+/// Default age after which a template nobody used is dropped.
+pub const DEFAULT_TEMPLATE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default age below which an ownerless test database is left alone by the sweep.
+pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
+
+/// What happens to the database of a test that ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Keep the databases of failed tests (the default).
+    Failed,
+    /// Drop every test database.
+    Never,
+    /// Keep every test database.
+    Always,
+}
 
 /// The settings of this process. Its `Debug` shows the URL without the password.
 #[derive(Clone)]
@@ -26,10 +47,18 @@ pub(crate) struct Settings {
     pub connect: MySqlConnectOptions,
     /// The server URL with its password replaced by `***`, for messages.
     pub url_redacted: String,
+    /// Whether the URL carries a password (commands printed for the user then ask for it).
+    pub has_password: bool,
     pub lock_timeout: Duration,
     pub connect_timeout: Duration,
     pub ddl_timeout: Duration,
+    pub build_timeout: Duration,
     pub pool_size: u32,
+    pub keep: Keep,
+    pub keep_max: usize,
+    pub keep_ttl: Duration,
+    pub template_ttl: Duration,
+    pub sweep_grace: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -39,7 +68,13 @@ impl std::fmt::Debug for Settings {
             .field("lock_timeout", &self.lock_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("ddl_timeout", &self.ddl_timeout)
+            .field("build_timeout", &self.build_timeout)
             .field("pool_size", &self.pool_size)
+            .field("keep", &self.keep)
+            .field("keep_max", &self.keep_max)
+            .field("keep_ttl", &self.keep_ttl)
+            .field("template_ttl", &self.template_ttl)
+            .field("sweep_grace", &self.sweep_grace)
             .finish()
     }
 }
@@ -83,10 +118,40 @@ impl Settings {
             .disable_statement_logging();
         Ok(Settings {
             connect,
+            has_password: url_redacted != url,
             url_redacted,
-            lock_timeout: seconds(&env, "DBTEST_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)?,
-            connect_timeout: seconds(&env, "DBTEST_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)?,
-            ddl_timeout: seconds(&env, "DBTEST_DDL_TIMEOUT", DEFAULT_DDL_TIMEOUT)?,
+            lock_timeout: duration(&env, "DBTEST_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)?,
+            connect_timeout: duration(&env, "DBTEST_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)?,
+            ddl_timeout: duration(&env, "DBTEST_DDL_TIMEOUT", DEFAULT_DDL_TIMEOUT)?,
+            build_timeout: duration(&env, "DBTEST_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT)?,
+            keep: match env("DBTEST_KEEP").as_deref().map(str::trim) {
+                None | Some("failed") => Keep::Failed,
+                Some("never") => Keep::Never,
+                Some("always") => Keep::Always,
+                Some(other) => {
+                    return Err(Error::BadSetting {
+                        var: "DBTEST_KEEP",
+                        value: other.to_owned(),
+                        expected: "`failed` (the default), `never` or `always`",
+                    })
+                }
+            },
+            keep_max: match env("DBTEST_KEEP_MAX") {
+                None => DEFAULT_KEEP_MAX,
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= 10_000)
+                    .ok_or(Error::BadSetting {
+                        var: "DBTEST_KEEP_MAX",
+                        value: v,
+                        expected: "a whole number from 0 to 10000",
+                    })?,
+            },
+            keep_ttl: duration(&env, "DBTEST_KEEP_TTL", DEFAULT_KEEP_TTL)?,
+            template_ttl: duration(&env, "DBTEST_TEMPLATE_TTL", DEFAULT_TEMPLATE_TTL)?,
+            sweep_grace: duration_or_zero(&env, "DBTEST_SWEEP_GRACE", DEFAULT_SWEEP_GRACE)?,
             pool_size: match env("DBTEST_POOL_SIZE") {
                 None => DEFAULT_POOL_SIZE,
                 Some(v) => v
@@ -104,7 +169,26 @@ impl Settings {
     }
 }
 
-fn seconds(
+fn duration(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, Error> {
+    match duration_or_zero(env, var, default)? {
+        d if d.is_zero() => Err(Error::BadSetting {
+            var,
+            value: env(var).unwrap_or_default(),
+            expected: DURATION_FORMAT,
+        }),
+        d => Ok(d),
+    }
+}
+
+const DURATION_FORMAT: &str =
+    "a duration greater than 0: seconds (30, 2.5) or a number with a unit s, m, h or d (90s, 10m, 72h, 7d)";
+
+/// A duration in seconds, or with a unit (`s`, `m`, `h`, `d`); zero allowed.
+fn duration_or_zero(
     env: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     default: Duration,
@@ -112,16 +196,29 @@ fn seconds(
     let Some(value) = env(var) else {
         return Ok(default);
     };
-    value
+    let v = value.trim();
+    let (number, unit) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
+        _ => (v, 's'),
+    };
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86_400.0,
+        _ => f64::NAN,
+    };
+    number
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 400.0 * 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or(Error::BadSetting {
             var,
             value,
-            expected: "a number of seconds greater than 0 (e.g. 30 or 2.5)",
+            expected: DURATION_FORMAT,
         })
 }
 
@@ -229,6 +326,33 @@ mod tests {
         assert!(!e.to_string().contains("hunter2"), "{e}");
         let ok = Settings::from_env(env(&[("DATABASE_URL", "mysql://u:hunter2@h/x")])).unwrap();
         assert!(!format!("{ok:?}").contains("hunter2"), "{ok:?}");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let s = Settings::from_env(env(&[
+            ("DATABASE_URL", "mysql://root@h1"),
+            ("DBTEST_LOCK_TIMEOUT", "2.5"),
+            ("DBTEST_BUILD_TIMEOUT", "10m"),
+            ("DBTEST_KEEP_TTL", "72h"),
+            ("DBTEST_TEMPLATE_TTL", "7d"),
+            ("DBTEST_SWEEP_GRACE", "0"),
+            ("DBTEST_KEEP", "never"),
+        ]))
+        .unwrap();
+        assert_eq!(s.lock_timeout, Duration::from_millis(2500));
+        assert_eq!(s.build_timeout, Duration::from_secs(600));
+        assert_eq!(s.keep_ttl, Duration::from_secs(72 * 3600));
+        assert_eq!(s.template_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.sweep_grace, Duration::ZERO);
+        assert_eq!(s.keep, Keep::Never);
+        for bad in ["0", "-1", "7w", "h", "1e9d"] {
+            let e = Settings::from_env(env(&[
+                ("DATABASE_URL", "mysql://root@h1"),
+                ("DBTEST_CONNECT_TIMEOUT", bad),
+            ]));
+            assert!(e.is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -65,6 +65,33 @@ pub(crate) fn server_code(e: &sqlx::Error) -> Option<u16> {
         .map(|d| d.number())
 }
 
+/// MySQL error numbers that mean "not allowed".
+const PRIVILEGE_ERRORS: [u16; 6] = [1044, 1045, 1142, 1143, 1227, 1370];
+
+/// `e` as [`Error::Privileges`] when the server refused for lack of privileges, else as `other`.
+pub(crate) fn refused_or(
+    e: sqlx::Error,
+    action: &str,
+    other: impl FnOnce(sqlx::Error) -> Error,
+) -> Error {
+    match server_code(&e) {
+        Some(code) if PRIVILEGE_ERRORS.contains(&code) => Error::Privileges {
+            action: action.to_owned(),
+            reason: e.to_string(),
+        },
+        _ => other(e),
+    }
+}
+
+/// `e` as [`Error::Privileges`] when the server refused for lack of privileges, else as a
+/// plain failure of `action`.
+pub(crate) fn privileges_hint(e: sqlx::Error, action: &str) -> Error {
+    refused_or(e, action, |e| Error::Server {
+        action: action.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
 /// Takes the advisory lock `lock` on `conn`, waiting at most `timeout`.
 ///
 /// The lock belongs to the session: it is released by [`release_lock`] or when the connection

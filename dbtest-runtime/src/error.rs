@@ -126,6 +126,27 @@ pub enum Error {
         reason: String,
     },
 
+    /// A server operation failed.
+    #[error("{action} failed: {reason}")]
+    Server {
+        /// What was being done.
+        action: String,
+        /// The server's error.
+        reason: String,
+    },
+
+    /// The server refused an operation for lack of privileges.
+    #[error(
+        "{action}: the server refused: {reason}; dbtest's user needs \
+         GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO <user> (and PROCESS, optionally, to name who holds a lock)"
+    )]
+    Privileges {
+        /// What was being done.
+        action: String,
+        /// The server's error.
+        reason: String,
+    },
+
     /// A bounded step ran out of time.
     #[error("{what} did not finish within {bound:?}; {hint}")]
     Timeout {

@@ -1,5 +1,6 @@
-//! A test database: cloned from the template in one request, owned through an advisory lock named
-//! after it for its whole life, and dropped afterwards.
+//! A test database: registered and cloned from the template in one request, owned through an
+//! advisory lock named after it for its whole life (taken before the database exists), and at
+//! the end dropped — or kept, as `DBTEST_KEEP` says.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
 use crate::naming::{self, ident, literal};
+use crate::registry::{self, Kind};
 use crate::template::Template;
 
 /// A fixture script, applied to the test's database after cloning.
@@ -19,6 +21,19 @@ pub struct Fixture {
     pub path: &'static str,
     /// The script.
     pub contents: &'static str,
+}
+
+/// Everything a test needs to get its database.
+#[derive(Debug, Clone, Copy)]
+pub struct TestArgs {
+    /// `module_path!()::name` of the test.
+    pub test_path: &'static str,
+    /// The migration source.
+    pub migrations: Migrations,
+    /// Fixtures, in order.
+    pub fixtures: &'static [Fixture],
+    /// The test carries `#[should_panic]`: a panic is its success.
+    pub should_panic: bool,
 }
 
 /// A test database and the connection that owns it.
@@ -38,10 +53,13 @@ pub(crate) async fn acquire(
 ) -> Result<TestDb> {
     let name = naming::test_db_name(&template.name, test_path);
     let mut owner = db::connect(settings, None).await?;
-    let lock = literal(&name).expect("generated names are plain");
+    // The owner lock comes first: a database of ours whose lock is free has no live owner.
     let sql = format!(
-        "SET SESSION lock_wait_timeout = {wait}; DO GET_LOCK({lock}, 0); CREATE DATABASE {db}; USE {db};\n{script}",
+        "SET SESSION lock_wait_timeout = {wait}; DO GET_LOCK({lock}, 0); {register}; \
+         CREATE DATABASE {db}; USE {db};\n{script}",
         wait = settings.ddl_timeout.as_secs().max(1),
+        lock = literal(&name).expect("generated names are plain"),
+        register = registry::register_sql(&name, Kind::Test, Some(test_path)),
         db = ident(&name),
         script = template.script,
     );
@@ -58,66 +76,78 @@ pub(crate) async fn acquire(
             sqlx::raw_sql(&sql)
                 .execute(&mut owner)
                 .await
-                .map_err(|e| Error::Clone {
-                    database: name.clone(),
-                    template: template.name.clone(),
-                    reason: e.to_string(),
+                .map(drop)
+                .map_err(|e| {
+                    db::refused_or(e, "creating a test database", |e| Error::Clone {
+                        database: name.clone(),
+                        template: template.name.clone(),
+                        reason: e.to_string(),
+                    })
                 })
         },
     )
     .await;
     let mut db = TestDb { name, owner };
     if let Err(e) = cloned {
-        let _ = release(settings, db).await;
+        let _ = release(settings, db, false).await;
         return Err(e);
     }
     for fixture in fixtures {
-        let applied = sqlx::raw_sql(fixture.contents).execute(&mut db.owner).await;
-        if let Err(e) = applied {
-            let err = Error::Fixture {
-                fixture: fixture.path.to_owned(),
-                database: db.name.clone(),
-                reason: e.to_string(),
-            };
-            let _ = release(settings, db).await;
+        let applied = db::bounded(
+            || format!("fixture `{}` on `{}`", fixture.path, db.name),
+            settings.ddl_timeout,
+            "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
+            async {
+                sqlx::raw_sql(fixture.contents)
+                    .execute(&mut db.owner)
+                    .await
+                    .map(drop)
+                    .map_err(|e| Error::Fixture {
+                        fixture: fixture.path.to_owned(),
+                        database: db.name.clone(),
+                        reason: e.to_string(),
+                    })
+            },
+        )
+        .await;
+        if let Err(err) = applied {
+            let _ = release(settings, db, false).await;
             return Err(err);
         }
     }
     Ok(db)
 }
 
-/// Drops the test database and ends its owner session.
-pub(crate) async fn release(settings: &Settings, db: TestDb) -> Result<()> {
+/// Ends the test database's life: drops it (and its registry row), or with `keep` marks it kept
+/// for the sweep's retention rules. Either way the owner session ends, which frees the owner
+/// lock. Returns the name of a kept database.
+pub(crate) async fn release(settings: &Settings, db: TestDb, keep: bool) -> Result<Option<String>> {
     let TestDb { name, mut owner } = db;
     debug_assert!(naming::is_generated(&name));
-    let dropped = db::bounded(
+    let ended = db::bounded(
         || format!("dropping test database `{name}`"),
         settings.ddl_timeout + Duration::from_secs(5),
         "a connection of the test may still hold a lock on one of its tables",
         async {
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {}", ident(&name)))
+            if keep {
+                registry::mark_kept(&mut owner, &name).await
+            } else {
+                sqlx::raw_sql(&format!(
+                    "DROP DATABASE IF EXISTS {}; {}",
+                    ident(&name),
+                    registry::unregister_sql(&name)
+                ))
                 .execute(&mut owner)
                 .await
                 .map(drop)
-                .map_err(|e| Error::Drop {
-                    database: name.clone(),
-                    reason: e.to_string(),
-                })
+            }
+            .map_err(|e| Error::Drop {
+                database: name.clone(),
+                reason: e.to_string(),
+            })
         },
     )
     .await;
-    // Closing the session frees the owner lock too.
     db::close(owner).await;
-    dropped
-}
-
-/// Everything a test needs to get its database.
-#[derive(Debug, Clone, Copy)]
-pub struct TestArgs {
-    /// `module_path!()::name` of the test.
-    pub test_path: &'static str,
-    /// The migration source.
-    pub migrations: Migrations,
-    /// Fixtures, in order.
-    pub fixtures: &'static [Fixture],
+    ended.map(|()| keep.then_some(name))
 }

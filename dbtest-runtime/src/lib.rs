@@ -22,11 +22,59 @@ mod error;
 mod lease;
 mod migrations;
 mod naming;
+mod registry;
 mod run;
 mod snapshot;
+mod sweep;
 mod template;
 
 pub use error::Error;
+
+/// Inspecting and cleaning a server's dbtest databases: what the `dbtest` command-line tool
+/// (feature `cli`) does, as functions. Each reads the same settings as the tests
+/// (`DBTEST_DATABASE_URL`, …) and only ever drops databases listed in dbtest's registry whose
+/// owner is gone.
+pub mod admin {
+    pub use crate::sweep::{Entry, Report};
+    use crate::{config::Settings, db, registry, sweep, Error};
+
+    /// Every database in dbtest's registry, with whether its owner is alive.
+    pub async fn list() -> Result<Vec<Entry>, Error> {
+        let settings = settings()?;
+        let mut conn = db::connect(settings, None).await?;
+        registry::ensure(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "creating the registry"))?;
+        let entries = sweep::entries(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "reading the registry"));
+        db::close(conn).await;
+        entries
+    }
+
+    /// What the sweep before the first test does: drops orphaned test databases, kept databases
+    /// past their retention, templates unused for `DBTEST_TEMPLATE_TTL` and dead builds.
+    pub async fn gc() -> Result<Report, Error> {
+        let settings = settings()?;
+        list().await?;
+        sweep::sweep(settings, sweep::Mode::Expired).await
+    }
+
+    /// Drops every registered database whose owner is gone, whatever its age: templates, kept
+    /// and orphaned test databases. Databases of running tests and templates being built stay.
+    pub async fn clean_all() -> Result<Report, Error> {
+        let settings = settings()?;
+        list().await?;
+        sweep::sweep(settings, sweep::Mode::All).await
+    }
+
+    fn settings() -> Result<&'static Settings, Error> {
+        Settings::get().map_err(|e| Error::Server {
+            action: "reading the settings".into(),
+            reason: e.to_string(),
+        })
+    }
+}
 
 /// Gives an async test its own database, cloned from a template that was migrated once.
 ///

@@ -10,9 +10,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::MySql;
 
-use crate::config::Settings;
+use crate::config::{Keep, Settings};
 use crate::lease::{self, TestArgs, TestDb};
-use crate::template;
+use crate::{sweep, template};
 
 /// How long the test's pool may take to close after the body returns (a test that keeps a
 /// connection past its end gets a warning, not a hang).
@@ -142,9 +142,11 @@ fn run_with_database<Fut>(
     let rt = runtime();
     let db = rt
         .block_on(async {
+            sweep::prepare(settings).await.map_err(|e| e.to_string())?;
             let template = template::ensure(settings, args.migrations)
                 .await
                 .map_err(|e| e.to_string())?;
+            sweep::sweep_once(settings).await;
             lease::acquire(settings, &template, args.test_path, args.fixtures)
                 .await
                 .map_err(|e| e.to_string())
@@ -159,6 +161,18 @@ fn run_with_database<Fut>(
         rt.block_on(body)
     }));
 
+    // What the test did, judged before teardown so the database can be kept when it failed.
+    let verdict = outcome.map(TestOutcome::into_outcome);
+    let failed = match &verdict {
+        Err(_) => !args.should_panic,
+        Ok(result) => result.is_err() || args.should_panic,
+    };
+    let keep = match settings.keep {
+        Keep::Always => true,
+        Keep::Never => false,
+        Keep::Failed => failed,
+    };
+
     let teardown = rt.block_on(async {
         if let Some(pool) = pool {
             if tokio::time::timeout(POOL_CLOSE_BOUND, pool.close())
@@ -171,26 +185,54 @@ fn run_with_database<Fut>(
                 );
             }
         }
-        lease::release(settings, db).await
+        lease::release(settings, db, keep).await
     });
+    let teardown = match teardown {
+        Ok(Some(kept)) => {
+            eprintln!(
+                "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
+                if failed { "failed" } else { "passed" },
+                args.test_path,
+                client_command(settings, &kept)
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
 
-    match outcome {
+    match verdict {
         Err(panic) => {
             if let Err(e) = teardown {
                 eprintln!("dbtest: {e}");
             }
             resume_unwind(panic)
         }
-        Ok(output) => {
-            if let Err(message) = output.into_outcome() {
-                if let Err(e) = teardown {
-                    eprintln!("dbtest: {e}");
-                }
-                panic!("{message}");
+        Ok(Err(message)) => {
+            if let Err(e) = teardown {
+                eprintln!("dbtest: {e}");
             }
+            panic!("{message}");
+        }
+        Ok(Ok(())) => {
             if let Err(e) = teardown {
                 panic!("dbtest: {e}");
             }
         }
     }
+}
+
+/// A ready-to-paste command that opens `database` (it asks for the password, never shows it).
+fn client_command(settings: &Settings, database: &str) -> String {
+    let c = &settings.connect;
+    let target = match c.get_socket() {
+        Some(socket) => format!("-S {}", socket.display()),
+        None => format!("-h {} -P {}", c.get_host(), c.get_port()),
+    };
+    let password = if settings.has_password { " -p" } else { "" };
+    format!(
+        "{} {target} -u {}{password} {database}",
+        sweep::client_name(),
+        c.get_username()
+    )
 }

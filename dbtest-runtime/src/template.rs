@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
@@ -22,6 +23,7 @@ use crate::db::{self, text};
 use crate::error::{Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
+use crate::registry::{self, Kind};
 use crate::snapshot::{self, MARKER_TABLE};
 
 /// A ready template and the script that clones it.
@@ -66,20 +68,77 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
     let name = naming::template_name(&set.key);
     let mut conn = db::connect(settings, None).await?;
     if let Some(t) = probe(&mut conn, &name, &set.key).await? {
+        // For template GC: this template is in use.
+        let _ = registry::touch(&mut conn, &name).await;
         db::close(conn).await;
         return Ok(t);
     }
     db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
-    let result = async {
+    let session: Option<u64> = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut conn)
+        .await
+        .ok();
+    let built = tokio::time::timeout(settings.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
             Some(t) => Ok(t),
             None => build(settings, &mut conn, &name, set).await,
         }
-    }
+    })
     .await;
-    let _ = db::release_lock(&mut conn, &name).await;
+    match built {
+        Ok(result) => {
+            let _ = db::release_lock(&mut conn, &name).await;
+            db::close(conn).await;
+            result
+        }
+        Err(_) => {
+            // The build is stuck (a migration waiting on a lock, a stalled server): end its
+            // session, which frees the template lock, then remove what it left.
+            drop(conn);
+            abandon_build(settings, &name, &set.key, session).await;
+            Err(Error::Timeout {
+                what: format!("building template `{name}` (running the migrations and reading the result)"),
+                bound: settings.build_timeout,
+                hint: "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
+            })
+        }
+    }
+}
+
+/// Kills the session of a stuck build and drops its unfinished template under the template lock.
+async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Option<u64>) {
+    let Ok(mut conn) = db::connect(settings, None).await else {
+        return;
+    };
+    if let Some(id) = session {
+        let _ = sqlx::query(&format!("KILL {id}")).execute(&mut conn).await;
+    }
+    if db::get_lock(&mut conn, name, Duration::from_secs(10), name)
+        .await
+        .is_ok()
+    {
+        if let Ok(None) = probe(&mut conn, name, key).await {
+            let _ = drop_template(&mut conn, name).await;
+        }
+        let _ = db::release_lock(&mut conn, name).await;
+    }
     db::close(conn).await;
-    result
+}
+
+/// Drops template `name` and its registry row. The caller holds the template lock.
+async fn drop_template(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+    assert!(
+        naming::is_generated(name),
+        "refusing to drop `{name}`: not a dbtest name"
+    );
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {}; {}",
+        ident(name),
+        registry::unregister_sql(name)
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The template `name`, if its marker says it is ready for migration set `key`.
@@ -124,11 +183,30 @@ async fn build(
         naming::is_generated(name),
         "refusing to rebuild `{name}`: not a dbtest name"
     );
+    // A database of this name that the registry does not list was not made by dbtest: leave it.
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    )
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed(name, "looking for an unfinished build"))?;
+    if exists > 0
+        && !registry::is_registered(conn, name)
+            .await
+            .map_err(failed(name, "reading the registry"))?
+    {
+        return Err(Error::Template {
+            template: name.to_owned(),
+            action: "building",
+            reason: "a database of this name exists but dbtest's registry does not list it; dbtest never \
+                     drops a database it did not create: drop or rename it by hand"
+                .into(),
+        });
+    }
     let built = build_steps(settings, conn, name, set).await;
     if built.is_err() {
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {}", ident(name)))
-            .execute(&mut *conn)
-            .await;
+        let _ = drop_template(conn, name).await;
     }
     built
 }
@@ -155,12 +233,19 @@ async fn build_steps(
     // The migrations run on the pinned connection that holds the lock, so a process waiting for
     // the lock sees what the build is doing.
     sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}; USE {0}",
-        ident(name)
+        "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
+        register = registry::register_sql(name, Kind::Template, None),
+        db = ident(name)
     ))
     .execute(&mut *lock_conn)
     .await
-    .map_err(failed(name, "creating the template database"))?;
+    .map_err(|e| {
+        db::refused_or(
+            e,
+            "creating a template database",
+            failed(name, "creating the template database"),
+        )
+    })?;
     set.run(lock_conn, name).await?;
 
     // The template is read on a fresh connection: whatever session state the migrations left

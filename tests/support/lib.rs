@@ -195,3 +195,14 @@ pub fn template_digest_in(output: &str) -> Option<String> {
             .map(|(_, d)| d.trim().to_owned())
     })
 }
+
+/// Drops a one-off template a test made, with its registry row (as `dbtest clean` would).
+pub async fn drop_template(conn: &mut MySqlConnection, name: &str) {
+    assert!(name.starts_with("dbtest_tpl_"), "{name}");
+    sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS `{name}`; DELETE FROM dbtest_registry.databases WHERE name = '{name}'"
+    ))
+    .execute(conn)
+    .await
+    .unwrap();
+}

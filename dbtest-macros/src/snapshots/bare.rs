@@ -10,6 +10,7 @@ fn t() {
             ),
             migrations: ::dbtest_runtime::__private::Migrations::None,
             fixtures: &[],
+            should_panic: false,
         },
     );
 }

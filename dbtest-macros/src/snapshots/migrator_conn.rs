@@ -12,6 +12,7 @@ pub fn t() {
                 ::dbtest_runtime::__private::MigratorSource::migrator(&crate::MIGRATOR),
             ),
             fixtures: &[],
+            should_panic: false,
         },
     );
 }

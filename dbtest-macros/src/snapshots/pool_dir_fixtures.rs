@@ -21,6 +21,7 @@ fn lists_users() {
                     contents: ::core::include_str!("fixtures/users.sql"),
                 },
             ],
+            should_panic: false,
         },
     );
 }

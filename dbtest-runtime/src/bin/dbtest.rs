@@ -1,0 +1,111 @@
+//! `dbtest`: list and clean the databases dbtest made on a server.
+//!
+//! ```text
+//! dbtest list          templates and test databases, with owner alive/gone, kept ones
+//! dbtest gc            what the sweep before the first test does, now
+//! dbtest clean --all   drop every dbtest database whose owner is gone, templates included
+//! ```
+//! The server comes from DBTEST_DATABASE_URL (or DATABASE_URL), as for the tests.
+
+use std::process::ExitCode;
+
+use dbtest_runtime::admin;
+
+const USAGE: &str = "usage: dbtest list | dbtest gc | dbtest clean --all
+  list         templates and test databases on the server (owner alive or gone, kept)
+  gc           drop orphaned test databases, kept ones past DBTEST_KEEP_MAX/DBTEST_KEEP_TTL,
+               templates unused for DBTEST_TEMPLATE_TTL and builds that died
+  clean --all  drop every dbtest database whose owner is gone, templates included
+The server comes from DBTEST_DATABASE_URL (or DATABASE_URL).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = match args.as_slice() {
+        ["list"] => rt
+            .block_on(admin::list())
+            .map(|entries| print_list(&entries)),
+        ["gc"] => rt.block_on(admin::gc()).map(|r| print_report(&r)),
+        ["clean", "--all"] => rt.block_on(admin::clean_all()).map(|r| print_report(&r)),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        ["clean"] => {
+            eprintln!("dbtest: `clean` drops every dbtest database whose owner is gone; say `dbtest clean --all`");
+            return ExitCode::from(2);
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dbtest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_list(entries: &[admin::Entry]) {
+    println!(
+        "{:<9} {:<64} {:<6} {:>8}  STATE",
+        "KIND", "NAME", "OWNER", "AGE"
+    );
+    for e in entries {
+        let owner = if e.owner_gone { "gone" } else { "alive" };
+        let state = match (e.kind.as_str(), e.exists) {
+            (_, false) => "missing (registry row only)".to_owned(),
+            ("template", _) if e.ready => {
+                format!("ready, used {} ago", e.unused_s.map_or("never".into(), age))
+            }
+            ("template", _) if e.owner_gone => "unfinished build".to_owned(),
+            ("template", _) => "building".to_owned(),
+            (_, _) if e.kept_s.is_some() => format!(
+                "kept {} ago, test {} ({})",
+                age(e.kept_s.unwrap_or(0)),
+                e.test,
+                e.origin
+            ),
+            (_, _) if e.owner_gone => format!("orphaned, test {} ({})", e.test, e.origin),
+            (_, _) => format!("in use, test {} ({})", e.test, e.origin),
+        };
+        println!(
+            "{:<9} {:<64} {:<6} {:>8}  {state}",
+            e.kind,
+            e.name,
+            owner,
+            age(e.age_s)
+        );
+    }
+    println!("{} database(s)", entries.len());
+}
+
+fn print_report(r: &admin::Report) {
+    for (what, names) in [
+        ("orphaned test database", &r.orphans),
+        ("kept database", &r.kept),
+        ("template", &r.templates),
+    ] {
+        for name in names {
+            println!("dropped {what} {name}");
+        }
+    }
+    println!("{r}");
+}
+
+/// `s` seconds as a short age: 42s, 7m, 3h, 2d.
+fn age(s: i64) -> String {
+    match s {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}

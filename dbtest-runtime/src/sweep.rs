@@ -1,0 +1,453 @@
+//! Housekeeping, at most once per process: the registry is created before the first test, and
+//! after the first template is ready the sweep removes what nobody owns any more — test databases
+//! whose owner session is gone (a killed run), kept databases past their count or age, templates
+//! nobody used for `DBTEST_TEMPLATE_TTL` and builds that died. Only registered databases of
+//! dbtest's own name pattern are considered, and each is dropped only under its own advisory lock,
+//! so a live test's database or a template being built is never touched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnection;
+use sqlx::Row;
+
+use crate::config::Settings;
+use crate::db::{self, text};
+use crate::error::{Error, Result};
+use crate::naming::{self, ident, literal};
+use crate::registry;
+
+/// Creates the registry once per process; every test awaits it (its error is every test's).
+pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
+    static PREPARED: tokio::sync::OnceCell<Result<(), Arc<Error>>> =
+        tokio::sync::OnceCell::const_new();
+    PREPARED
+        .get_or_init(|| async {
+            let mut conn = db::connect(settings, None).await.map_err(Arc::new)?;
+            let made = registry::ensure(&mut conn).await.map_err(|e| {
+                Arc::new(db::privileges_hint(
+                    e,
+                    "creating the registry `dbtest_registry`",
+                ))
+            });
+            if let Ok(row) = sqlx::query("SELECT VERSION()").fetch_one(&mut conn).await {
+                let version = text(&row, 0).ok().flatten().unwrap_or_default();
+                let _ = SERVER_IS_MARIADB.set(version.contains("MariaDB"));
+            }
+            db::close(conn).await;
+            made
+        })
+        .await
+        .clone()
+}
+
+static SERVER_IS_MARIADB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// The command-line client that fits the server: `mariadb` or `mysql`.
+pub(crate) fn client_name() -> &'static str {
+    if SERVER_IS_MARIADB.get().copied().unwrap_or(true) {
+        "mariadb"
+    } else {
+        "mysql"
+    }
+}
+
+/// Runs the sweep once per process; problems are printed, never fail a test.
+pub(crate) async fn sweep_once(settings: &Settings) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            match sweep(settings, Mode::Expired).await {
+                Ok(report) if report.dropped() > 0 => eprintln!("dbtest: {report}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("dbtest: sweep skipped: {e}"),
+            }
+        })
+        .await;
+}
+
+/// Which databases a sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// What the rules say: orphans past the grace period, kept databases past count or age,
+    /// unused templates, dead builds.
+    Expired,
+    /// Every registered database whose owner is gone, whatever its age (`dbtest clean --all`).
+    All,
+}
+
+/// A registered database as the sweep sees it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its name.
+    pub name: String,
+    /// `template` or `test`.
+    pub kind: String,
+    /// Whether the database exists.
+    pub exists: bool,
+    /// Whether its owner lock is free (no live test or build holds it).
+    pub owner_gone: bool,
+    /// Seconds since it was registered.
+    pub age_s: i64,
+    /// Seconds since it was kept, if it was.
+    pub kept_s: Option<i64>,
+    /// Templates: seconds since a process last used it.
+    pub unused_s: Option<i64>,
+    /// Templates: whether the ready marker is there.
+    pub ready: bool,
+    /// The test that made it, and where it ran.
+    pub test: String,
+    /// `host:pid` of the process that registered it.
+    pub origin: String,
+}
+
+/// Every registered database, with its owner's liveness.
+pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT r.name, r.kind, s.SCHEMA_NAME IS NOT NULL, IS_FREE_LOCK(r.name), \
+           TIMESTAMPDIFF(SECOND, r.created_at, NOW(3)), TIMESTAMPDIFF(SECOND, r.kept_at, NOW(3)), \
+           TIMESTAMPDIFF(SECOND, r.used_at, NOW(3)), \
+           EXISTS (SELECT 1 FROM information_schema.TABLES t \
+                   WHERE t.TABLE_SCHEMA = r.name AND t.TABLE_NAME = '_dbtest_template'), \
+           COALESCE(r.test, ''), CONCAT(COALESCE(r.host, '?'), ':', COALESCE(r.pid, '?')) \
+         FROM {} r LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name \
+         ORDER BY r.kind, r.created_at",
+        registry::table()
+    ))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let int = |i: usize| -> Result<Option<i64>, sqlx::Error> { row.try_get_unchecked(i) };
+            Ok(Entry {
+                name: text(row, 0)?.unwrap_or_default(),
+                kind: text(row, 1)?.unwrap_or_default(),
+                exists: int(2)? == Some(1),
+                owner_gone: int(3)? == Some(1),
+                age_s: int(4)?.unwrap_or_default(),
+                kept_s: int(5)?,
+                unused_s: int(6)?,
+                ready: int(7)? == Some(1),
+                test: text(row, 8)?.unwrap_or_default(),
+                origin: text(row, 9)?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Test databases whose owner died.
+    pub orphans: Vec<String>,
+    /// Kept databases past `DBTEST_KEEP_MAX` or `DBTEST_KEEP_TTL`.
+    pub kept: Vec<String>,
+    /// Templates unused for `DBTEST_TEMPLATE_TTL`, and builds that died.
+    pub templates: Vec<String>,
+    /// Registry rows of databases that no longer exist.
+    pub stale_rows: usize,
+}
+
+impl Report {
+    /// How many databases were dropped.
+    pub fn dropped(&self) -> usize {
+        self.orphans.len() + self.kept.len() + self.templates.len()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "swept {} orphaned test database(s), {} kept database(s) past DBTEST_KEEP_MAX/DBTEST_KEEP_TTL, \
+             {} template(s) unused or unfinished",
+            self.orphans.len(),
+            self.kept.len(),
+            self.templates.len()
+        )
+    }
+}
+
+/// Sweeps the server by the rules of `mode`.
+pub(crate) async fn sweep(settings: &Settings, mode: Mode) -> Result<Report> {
+    let mut conn = db::connect(settings, None).await?;
+    let swept = db::bounded(
+        || "the sweep".into(),
+        settings.ddl_timeout * 4,
+        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
+        sweep_on(&mut conn, settings, mode),
+    )
+    .await;
+    db::close(conn).await;
+    swept
+}
+
+async fn sweep_on(conn: &mut MySqlConnection, settings: &Settings, mode: Mode) -> Result<Report> {
+    let fail = |e: sqlx::Error| db::privileges_hint(e, "sweeping");
+    let all = entries(conn).await.map_err(fail)?;
+    let mut report = Report::default();
+    for (entry, why) in plan(&all, settings, mode) {
+        // Each drop happens only if the database's own lock can be taken now.
+        if !drop_registered(conn, &entry.name).await.map_err(fail)? {
+            continue;
+        }
+        match why {
+            Why::StaleRow => report.stale_rows += 1,
+            Why::Orphan => report.orphans.push(entry.name.clone()),
+            Why::Kept => report.kept.push(entry.name.clone()),
+            Why::Template => report.templates.push(entry.name.clone()),
+        }
+    }
+    Ok(report)
+}
+
+/// Why the sweep removes a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// The registry lists a database that no longer exists.
+    StaleRow,
+    /// A test database whose owner is gone.
+    Orphan,
+    /// A kept database past DBTEST_KEEP_MAX or DBTEST_KEEP_TTL (or any, in `Mode::All`).
+    Kept,
+    /// A template unused for DBTEST_TEMPLATE_TTL, a build that died (or any, in `Mode::All`).
+    Template,
+}
+
+/// What the sweep removes, decided from the registry alone. Only databases of dbtest's name
+/// pattern whose owner is gone are candidates; a template with a live test database cloned from
+/// it is never one.
+fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry, Why)> {
+    let grace = settings.sweep_grace.as_secs() as i64;
+    let past = |limit: Duration, s: Option<i64>| s.is_some_and(|s| s >= limit.as_secs() as i64);
+    // Templates that a live test database was cloned from: `dbtest_db_<8 hex of the template>_…`.
+    let live_digests: Vec<&str> = all
+        .iter()
+        .filter(|e| e.kind == "test" && !e.owner_gone)
+        .filter_map(|e| e.name.strip_prefix("dbtest_db_").and_then(|r| r.get(..8)))
+        .collect();
+    let mut out = Vec::new();
+    let mut kept: Vec<&Entry> = Vec::new();
+    for e in all
+        .iter()
+        .filter(|e| naming::is_generated(&e.name) && e.owner_gone)
+    {
+        if !e.exists {
+            if e.age_s >= grace {
+                out.push((e, Why::StaleRow));
+            }
+            continue;
+        }
+        match e.kind.as_str() {
+            "test" if e.kept_s.is_some() => kept.push(e),
+            "test" if mode == Mode::All || e.age_s >= grace => out.push((e, Why::Orphan)),
+            "template" => {
+                let digest = e
+                    .name
+                    .strip_prefix("dbtest_tpl_")
+                    .and_then(|d| d.get(..8))
+                    .unwrap_or_default();
+                let in_use = live_digests.contains(&digest);
+                let expired = match mode {
+                    Mode::All => true,
+                    Mode::Expired if e.ready => past(settings.template_ttl, e.unused_s),
+                    Mode::Expired => e.age_s >= grace,
+                };
+                if expired && !in_use {
+                    out.push((e, Why::Template));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Kept databases: the newest DBTEST_KEEP_MAX, none older than DBTEST_KEEP_TTL.
+    kept.sort_by_key(|e| e.kept_s);
+    for (i, e) in kept.into_iter().enumerate() {
+        if mode == Mode::All || i >= settings.keep_max || past(settings.keep_ttl, e.kept_s) {
+            out.push((e, Why::Kept));
+        }
+    }
+    out
+}
+
+/// Drops registered database `name` (and its row) under its own lock; false if someone holds the
+/// lock (a live owner, a build, another sweep).
+async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
+    assert!(
+        naming::is_generated(name),
+        "the sweep only drops dbtest's own databases: `{name}`"
+    );
+    let lock = literal(name).expect("generated names are plain");
+    let got: Option<i64> = sqlx::query(&format!("SELECT GET_LOCK({lock}, 0)"))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get_unchecked(0)?;
+    if got != Some(1) {
+        return Ok(false);
+    }
+    let dropped = sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {}; {}",
+        ident(name),
+        registry::unregister_sql(name)
+    ))
+    .execute(&mut *conn)
+    .await;
+    db::release_lock(conn, name).await?;
+    dropped.map(|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let mut s =
+            Settings::from_env(|k| (k == "DATABASE_URL").then(|| "mysql://root@h".to_owned()))
+                .unwrap();
+        s.keep_max = 1;
+        s
+    }
+
+    fn entry(name: &str, kind: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: kind.into(),
+            exists: true,
+            owner_gone: true,
+            age_s: 3600,
+            kept_s: None,
+            unused_s: None,
+            ready: true,
+            test: String::new(),
+            origin: String::new(),
+        }
+    }
+
+    const TPL_A: &str = "dbtest_tpl_aaaaaaaa00000000";
+    const TPL_B: &str = "dbtest_tpl_bbbbbbbb00000000";
+
+    fn test_db(digest: &str, n: u32) -> String {
+        format!("dbtest_db_{digest}_{n:012x}_t")
+    }
+
+    fn planned(all: &[Entry], mode: Mode) -> Vec<(String, Why)> {
+        plan(all, &settings(), mode)
+            .into_iter()
+            .map(|(e, w)| (e.name.clone(), w))
+            .collect()
+    }
+
+    #[test]
+    fn the_rules() {
+        let day = 86_400;
+        let mut all = vec![
+            // A template used an hour ago stays; one unused for 8 days goes.
+            Entry {
+                unused_s: Some(3600),
+                ..entry(TPL_A, "template")
+            },
+            Entry {
+                unused_s: Some(8 * day),
+                ..entry(TPL_B, "template")
+            },
+            // A live test, an orphan, a young orphan (within the grace period).
+            Entry {
+                owner_gone: false,
+                ..entry(&test_db("aaaaaaaa", 1), "test")
+            },
+            entry(&test_db("aaaaaaaa", 2), "test"),
+            Entry {
+                age_s: 5,
+                ..entry(&test_db("aaaaaaaa", 3), "test")
+            },
+            // Two kept databases with DBTEST_KEEP_MAX=1: the older goes.
+            Entry {
+                kept_s: Some(60),
+                ..entry(&test_db("aaaaaaaa", 4), "test")
+            },
+            Entry {
+                kept_s: Some(120),
+                ..entry(&test_db("aaaaaaaa", 5), "test")
+            },
+            // A kept one past DBTEST_KEEP_TTL.
+            // A registry row without its database.
+            Entry {
+                exists: false,
+                ..entry(&test_db("aaaaaaaa", 6), "test")
+            },
+            // Look-alikes that are not dbtest names are never candidates.
+            entry("dbtest_db_lookalike", "test"),
+            entry("dbtest_tpl_NOTHEX0000000000", "template"),
+        ];
+        assert_eq!(
+            planned(&all, Mode::Expired),
+            [
+                (TPL_B.to_owned(), Why::Template),
+                (test_db("aaaaaaaa", 2), Why::Orphan),
+                (test_db("aaaaaaaa", 6), Why::StaleRow),
+                (test_db("aaaaaaaa", 5), Why::Kept),
+            ]
+        );
+        // Past its age, even the newest kept database goes.
+        all[5].kept_s = Some(4 * day);
+        assert!(planned(&all, Mode::Expired).contains(&(test_db("aaaaaaaa", 4), Why::Kept)));
+    }
+
+    #[test]
+    fn everything_whose_owner_is_gone_in_mode_all_but_templates_in_use() {
+        let all = vec![
+            Entry {
+                unused_s: Some(1),
+                ..entry(TPL_A, "template")
+            },
+            Entry {
+                unused_s: Some(1),
+                ..entry(TPL_B, "template")
+            },
+            Entry {
+                owner_gone: false,
+                ..entry(&test_db("aaaaaaaa", 1), "test")
+            },
+            Entry {
+                age_s: 1,
+                ..entry(&test_db("bbbbbbbb", 2), "test")
+            },
+            Entry {
+                kept_s: Some(1),
+                ..entry(&test_db("bbbbbbbb", 3), "test")
+            },
+        ];
+        assert_eq!(
+            planned(&all, Mode::All),
+            [
+                (TPL_B.to_owned(), Why::Template),
+                (test_db("bbbbbbbb", 2), Why::Orphan),
+                (test_db("bbbbbbbb", 3), Why::Kept),
+            ],
+            "template A has a live test database and stays"
+        );
+    }
+
+    #[test]
+    fn a_build_in_progress_or_dead() {
+        let building = Entry {
+            ready: false,
+            owner_gone: false,
+            ..entry(TPL_A, "template")
+        };
+        let dead = Entry {
+            ready: false,
+            ..entry(TPL_B, "template")
+        };
+        let young_dead = Entry {
+            ready: false,
+            age_s: 1,
+            ..entry(TPL_B, "template")
+        };
+        assert_eq!(
+            planned(&[building.clone(), dead], Mode::Expired),
+            [(TPL_B.to_owned(), Why::Template)]
+        );
+        assert!(planned(&[building, young_dead], Mode::Expired).is_empty());
+    }
+}
