@@ -1,0 +1,345 @@
+//! Crash recovery and the sweep, with real processes killed by SIGKILL: a test killed mid-test or
+//! mid-clone leaves an orphan that the next run removes; a running test's database is never
+//! touched by another run's sweep; a template nobody used for DBTEST_TEMPLATE_TTL is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, LazyLock};
+use std::time::{Duration, Instant};
+
+use dbtest_runtime::db_test;
+use dbtest_tests::{admin, drop_template, migrator_from_env, only_database_like, run_id};
+use sqlx::migrate::Migrator;
+use sqlx::{MySqlConnection, MySqlPool};
+
+const DIR_ENV: &str = "DBTEST_SWEEP_MIGRATIONS";
+const HOLD_ENV: &str = "DBTEST_SWEEP_HOLD_SECS";
+
+static BIG: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
+
+async fn announce(pool: &MySqlPool) {
+    let db: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    println!("CHILD_DB={db}");
+}
+
+/// Holds its database for DBTEST_SWEEP_HOLD_SECS, then proves it is still there.
+#[db_test(migrations = "tests/simple/migrations")]
+#[ignore = "started by the tests in this file"]
+async fn member_holds(pool: MySqlPool) {
+    announce(&pool).await;
+    let secs: u64 = std::env::var(HOLD_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    sqlx::query("INSERT INTO notes (body) VALUES ('still mine')")
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+/// Does nothing: the sweep runs in its process before it.
+#[db_test(migrations = false)]
+#[ignore = "started by the tests in this file"]
+async fn member_sweeps(pool: MySqlPool) {
+    announce(&pool).await;
+}
+
+/// Clones a template with a big table, slowly enough to be killed mid-clone.
+#[db_test(migrator = "BIG")]
+#[ignore = "started by the tests in this file"]
+async fn member_big(pool: MySqlPool) {
+    announce(&pool).await;
+}
+
+fn member(name: &str, env: &[(&str, &str)]) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("DBTEST_KEEP", "never")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 60 s) for the database name a running member announces.
+fn announced(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((_, db)) = line.split_once("CHILD_DB=") {
+                let _ = tx.send(db.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the member announced its database")
+}
+
+/// Runs a member that sweeps with no grace period; returns its stderr.
+fn sweep(extra: &[(&str, &str)]) -> String {
+    let mut env = vec![("DBTEST_SWEEP_GRACE", "0")];
+    env.extend_from_slice(extra);
+    let out = member("member_sweeps", &env).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "the sweeping member failed:\n{stderr}"
+    );
+    stderr
+}
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    conn: MySqlConnection,
+}
+
+impl Server {
+    fn new() -> Server {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let conn = rt.block_on(admin());
+        Server { rt, conn }
+    }
+
+    fn exists(&mut self, db: &str) -> bool {
+        let n: i64 = self
+            .rt
+            .block_on(
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                )
+                .bind(db)
+                .fetch_one(&mut self.conn),
+            )
+            .unwrap();
+        n == 1
+    }
+
+    fn registered(&mut self, db: &str) -> bool {
+        let n: i64 = self
+            .rt
+            .block_on(
+                sqlx::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?")
+                    .bind(db)
+                    .fetch_one(&mut self.conn),
+            )
+            .unwrap();
+        n == 1
+    }
+
+    /// Waits (at most 30 s) until nobody holds `db`'s owner lock.
+    fn wait_owner_gone(&mut self, db: &str) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            let free: Option<i64> = self
+                .rt
+                .block_on(
+                    sqlx::query_scalar("SELECT IS_FREE_LOCK(?)")
+                        .bind(db)
+                        .fetch_one(&mut self.conn),
+                )
+                .unwrap();
+            if free == Some(1) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+#[test]
+fn a_test_killed_mid_test_leaves_an_orphan_the_next_run_removes() {
+    let mut server = Server::new();
+    let mut victim = member("member_holds", &[]);
+    let db = announced(&mut victim);
+    victim.kill().unwrap(); // SIGKILL while the test body runs
+    victim.wait().unwrap();
+
+    assert!(
+        server.exists(&db) && server.registered(&db),
+        "`{db}` is orphaned, not dropped"
+    );
+    assert!(
+        server.wait_owner_gone(&db),
+        "the dead owner's lock is freed by the server"
+    );
+    let report = sweep(&[]);
+    assert!(
+        !server.exists(&db),
+        "the next run's sweep removes `{db}`; it said:\n{report}"
+    );
+    assert!(!server.registered(&db));
+}
+
+#[test]
+fn a_running_test_is_never_swept_by_another_run() {
+    let mut server = Server::new();
+    let mut live = member("member_holds", &[(HOLD_ENV, "4")]);
+    let db = announced(&mut live);
+    // Another run starts meanwhile; its sweep has no grace period at all.
+    sweep(&[]);
+    let still_there = server.exists(&db);
+    let out = live.wait_with_output().unwrap();
+    assert!(still_there, "the sweep dropped `{db}` under a live test");
+    assert!(
+        out.status.success(),
+        "the live test failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!server.exists(&db), "and dropped it itself when it ended");
+}
+
+#[test]
+fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
+    let mut server = Server::new();
+    let id = run_id();
+    let dir = std::env::temp_dir().join(format!("dbtest-sweep-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A table big enough that copying its rows into a clone takes a while.
+    std::fs::write(
+        dir.join("1_big.sql"),
+        format!(
+            "-- sweep run {id}\n\
+             CREATE TABLE digits (d INT NOT NULL);\n\
+             INSERT INTO digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);\n\
+             CREATE TABLE big (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, pad CHAR(255) NOT NULL);\n\
+             INSERT INTO big (pad) SELECT REPEAT('x', 255) FROM digits a, digits b, digits c, digits d, digits e;\n\
+             INSERT INTO big (pad) SELECT pad FROM big;\n\
+             INSERT INTO big (pad) SELECT pad FROM big;\n"
+        ),
+    )
+    .unwrap();
+    let dir_env = dir.to_str().unwrap().to_owned();
+    // Build the template first (a normal run), so the next member spends its time cloning.
+    let first = member("member_big", &[(DIR_ENV, &dir_env)])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first_db = String::from_utf8_lossy(&first.stdout)
+        .split("CHILD_DB=")
+        .nth(1)
+        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
+        .unwrap();
+    let digest = first_db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
+
+    let mut victim = member("member_big", &[(DIR_ENV, &dir_env)]);
+    let pattern = format!("dbtest\\_db\\_{digest}\\_%");
+    let mut cloning: Option<String> = None;
+    let started = Instant::now();
+    while cloning.is_none() && started.elapsed() < Duration::from_secs(30) {
+        cloning = server
+            .rt
+            .block_on(
+                sqlx::query_scalar(
+                    "SELECT DB FROM information_schema.PROCESSLIST WHERE DB LIKE ? AND COMMAND = 'Query' LIMIT 1",
+                )
+                .bind(&pattern)
+                .fetch_optional(&mut server.conn),
+            )
+            .unwrap();
+        if cloning.is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    victim.kill().unwrap(); // SIGKILL in the middle of the clone request
+    victim.wait().unwrap();
+    let db = cloning.expect("caught the member while it cloned");
+
+    assert!(
+        server.wait_owner_gone(&db),
+        "the dead owner's lock is freed by the server"
+    );
+    assert!(server.exists(&db), "`{db}` was left half-made");
+    let report = sweep(&[]);
+    let swept = !server.exists(&db) && !server.registered(&db);
+
+    let template = server.rt.block_on(only_database_like(
+        &mut server.conn,
+        &format!("dbtest\\_tpl\\_{digest}"),
+    ));
+    server
+        .rt
+        .block_on(drop_template(&mut server.conn, &template));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        swept,
+        "the next run's sweep removes `{db}`; it said:\n{report}"
+    );
+}
+
+#[test]
+fn a_template_unused_for_its_ttl_is_dropped_and_a_used_one_kept() {
+    let mut server = Server::new();
+    let id = run_id();
+    let dir = std::env::temp_dir().join(format!("dbtest-sweep-gc-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_t.sql"),
+        format!("-- gc run {id}\nCREATE TABLE t (id INT);\n"),
+    )
+    .unwrap();
+    let dir_env = dir.to_str().unwrap().to_owned();
+    let made = member("member_big", &[(DIR_ENV, &dir_env)])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = String::from_utf8_lossy(&made.stdout)
+        .split("CHILD_DB=")
+        .nth(1)
+        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
+        .unwrap();
+    let digest = &db["dbtest_db_".len().."dbtest_db_".len() + 8];
+    let template = server.rt.block_on(only_database_like(
+        &mut server.conn,
+        &format!("dbtest\\_tpl\\_{digest}"),
+    ));
+
+    // A sweep now leaves it: it was just used.
+    sweep(&[]);
+    assert!(
+        server.exists(&template),
+        "a template used a moment ago stays"
+    );
+    // Last used eight days ago (the registry is where the sweep reads that from).
+    server
+        .rt
+        .block_on(
+            sqlx::query("UPDATE dbtest_registry.databases SET used_at = NOW(3) - INTERVAL 8 DAY WHERE name = ?")
+                .bind(&template)
+                .execute(&mut server.conn),
+        )
+        .unwrap();
+    let report = sweep(&[]);
+    let gone = !server.exists(&template) && !server.registered(&template);
+    if !gone {
+        server
+            .rt
+            .block_on(drop_template(&mut server.conn, &template));
+    }
+    assert!(gone, "unused for 8 days (DBTEST_TEMPLATE_TTL 7d): `{template}` is dropped; the sweep said:\n{report}");
+}
