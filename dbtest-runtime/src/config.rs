@@ -26,6 +26,8 @@ pub const DEFAULT_KEEP_MAX: usize = 20;
 pub const DEFAULT_KEEP_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 /// Default age after which a template nobody used is dropped.
 pub const DEFAULT_TEMPLATE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default bound on waiting for a connection slot (see [`Settings::slots`]).
+pub const DEFAULT_SLOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default age below which an ownerless test database is left alone by the sweep.
 pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
 
@@ -59,6 +61,10 @@ pub(crate) struct Settings {
     pub keep_ttl: Duration,
     pub template_ttl: Duration,
     pub sweep_grace: Duration,
+    /// Connections all dbtest processes on the server may use together (`DBTEST_MAX_CONNECTIONS`);
+    /// by default half the server's `max_connections`.
+    pub max_connections: Option<u32>,
+    pub slot_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -75,11 +81,25 @@ impl std::fmt::Debug for Settings {
             .field("keep_ttl", &self.keep_ttl)
             .field("template_ttl", &self.template_ttl)
             .field("sweep_grace", &self.sweep_grace)
+            .field("max_connections", &self.max_connections)
+            .field("slot_timeout", &self.slot_timeout)
             .finish()
     }
 }
 
 impl Settings {
+    /// Connections one test may use at once: its pool and the owner connection.
+    pub fn connections_per_test(&self) -> u32 {
+        self.pool_size + 1
+    }
+
+    /// The connection budget of all dbtest processes on a server with `server_max` connections,
+    /// and the number of tests that may run at once within it (each holds a slot).
+    pub fn slots(&self, server_max: u32) -> (u32, u32) {
+        let budget = self.max_connections.unwrap_or(server_max / 2).max(2);
+        (budget, (budget / self.connections_per_test()).max(1))
+    }
+
     /// The settings of this process, read from the environment on first use.
     pub fn get() -> Result<&'static Settings, Arc<Error>> {
         static SETTINGS: OnceLock<Result<Settings, Arc<Error>>> = OnceLock::new();
@@ -152,6 +172,17 @@ impl Settings {
             keep_ttl: duration(&env, "DBTEST_KEEP_TTL", DEFAULT_KEEP_TTL)?,
             template_ttl: duration(&env, "DBTEST_TEMPLATE_TTL", DEFAULT_TEMPLATE_TTL)?,
             sweep_grace: duration_or_zero(&env, "DBTEST_SWEEP_GRACE", DEFAULT_SWEEP_GRACE)?,
+            max_connections: match env("DBTEST_MAX_CONNECTIONS") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 2).ok_or(
+                    Error::BadSetting {
+                        var: "DBTEST_MAX_CONNECTIONS",
+                        value: v,
+                        expected: "a whole number of connections, at least 2",
+                    },
+                )?),
+            },
+            slot_timeout: duration(&env, "DBTEST_SLOT_TIMEOUT", DEFAULT_SLOT_TIMEOUT)?,
             pool_size: match env("DBTEST_POOL_SIZE") {
                 None => DEFAULT_POOL_SIZE,
                 Some(v) => v
@@ -353,6 +384,24 @@ mod tests {
             ]));
             assert!(e.is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn connection_budget() {
+        let base = [("DATABASE_URL", "mysql://root@h1")];
+        let s = Settings::from_env(env(&base)).unwrap();
+        // max_connections=151: half for dbtest, 6 per test (5 in the pool and the owner).
+        assert_eq!(s.slots(151), (75, 12));
+        let s = Settings::from_env(env(&[
+            base[0],
+            ("DBTEST_MAX_CONNECTIONS", "20"),
+            ("DBTEST_POOL_SIZE", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(s.slots(151), (20, 10));
+        let s = Settings::from_env(env(&[base[0], ("DBTEST_MAX_CONNECTIONS", "3")])).unwrap();
+        assert_eq!(s.slots(151), (3, 1), "always at least one slot");
+        assert!(Settings::from_env(env(&[base[0], ("DBTEST_MAX_CONNECTIONS", "many")])).is_err());
     }
 
     #[test]

@@ -147,6 +147,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// No connection slot became free in time.
+    #[error(
+        "waited {waited:.0?} for a connection slot: all {slots} slots are in use by other tests \
+         (a budget of {budget} connections, {per_test} per test, of the server's max_connections={server_max}); \
+         raise DBTEST_SLOT_TIMEOUT or DBTEST_MAX_CONNECTIONS, or run fewer tests at once"
+    )]
+    NoSlot {
+        /// How long it waited.
+        waited: Duration,
+        /// How many slots there are.
+        slots: u32,
+        /// The connection budget of all dbtest processes.
+        budget: u32,
+        /// Connections per test.
+        per_test: u32,
+        /// The server's `max_connections`.
+        server_max: u32,
+    },
+
     /// A bounded step ran out of time.
     #[error("{what} did not finish within {bound:?}; {hint}")]
     Timeout {

@@ -2,7 +2,7 @@
 //! advisory lock named after it for its whole life (taken before the database exists), and at
 //! the end dropped — or kept, as `DBTEST_KEEP` says.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::mysql::MySqlConnection;
 
@@ -52,7 +52,7 @@ pub(crate) async fn acquire(
     fixtures: &[Fixture],
 ) -> Result<TestDb> {
     let name = naming::test_db_name(&template.name, test_path);
-    let mut owner = db::connect(settings, None).await?;
+    let mut owner = take_slot(settings).await?;
     // The owner lock comes first: a database of ours whose lock is free has no live owner.
     let sql = format!(
         "SET SESSION lock_wait_timeout = {wait}; DO GET_LOCK({lock}, 0); {register}; \
@@ -116,6 +116,54 @@ pub(crate) async fn acquire(
         }
     }
     Ok(db)
+}
+
+/// Opens the owner connection of a new test and takes a connection slot on it: at most
+/// [`Settings::slots`] tests run at once across every process using the server, so their
+/// connections stay within the budget (no "Too many connections"). The slot is an advisory lock
+/// of the owner session, freed when the session ends, however it ends. Waiting holds no
+/// connection.
+async fn take_slot(settings: &Settings) -> Result<MySqlConnection> {
+    let server_max = crate::sweep::server_max_connections();
+    let (budget, slots) = settings.slots(server_max);
+    // Try every slot in one query, from a different start each time: `CASE` stops at the first
+    // lock it gets.
+    let start = std::process::id().wrapping_add(naming::random_u32()) % slots;
+    let arms: String = (0..slots)
+        .map(|i| {
+            let slot = (start + i) % slots;
+            format!(
+                " WHEN GET_LOCK('{}', 0) = 1 THEN {slot}",
+                naming::slot_lock(slot)
+            )
+        })
+        .collect();
+    let try_all = format!("SELECT CASE{arms} ELSE NULL END");
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let mut conn = db::connect(settings, None).await?;
+        let got: Option<i64> = sqlx::query_scalar(&try_all)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
+        if got.is_some() {
+            return Ok(conn);
+        }
+        db::close(conn).await;
+        if started.elapsed() >= settings.slot_timeout {
+            return Err(Error::NoSlot {
+                waited: started.elapsed(),
+                slots,
+                budget,
+                per_test: settings.connections_per_test(),
+                server_max,
+            });
+        }
+        tokio::time::sleep(pause + Duration::from_millis(u64::from(naming::random_u32() % 10)))
+            .await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
 }
 
 /// Ends the test database's life: drops it (and its registry row), or with `keep` marks it kept

@@ -52,6 +52,16 @@ pub fn test_db_name(template: &str, test_path: &str) -> String {
     name
 }
 
+/// The advisory lock of connection slot `i`.
+pub fn slot_lock(i: u32) -> String {
+    format!("{PREFIX}slot_{i}")
+}
+
+/// 32 random bits (not for secrets).
+pub fn random_u32() -> u32 {
+    unique() as u32
+}
+
 /// 48 random bits: seeded from the process's random hasher keys, the pid, the clock and a counter.
 fn unique() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -30,9 +30,15 @@ pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
                     "creating the registry `dbtest_registry`",
                 ))
             });
-            if let Ok(row) = sqlx::query("SELECT VERSION()").fetch_one(&mut conn).await {
+            if let Ok(row) = sqlx::query("SELECT VERSION(), @@max_connections")
+                .fetch_one(&mut conn)
+                .await
+            {
                 let version = text(&row, 0).ok().flatten().unwrap_or_default();
                 let _ = SERVER_IS_MARIADB.set(version.contains("MariaDB"));
+                if let Ok(Some(max)) = row.try_get_unchecked::<Option<u64>, _>(1) {
+                    let _ = SERVER_MAX_CONNECTIONS.set(max.min(u64::from(u32::MAX)) as u32);
+                }
             }
             db::close(conn).await;
             made
@@ -42,6 +48,12 @@ pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
 }
 
 static SERVER_IS_MARIADB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+static SERVER_MAX_CONNECTIONS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// The server's `max_connections` (151, MySQL's and MariaDB's default, if it could not be read).
+pub(crate) fn server_max_connections() -> u32 {
+    SERVER_MAX_CONNECTIONS.get().copied().unwrap_or(151)
+}
 
 /// The command-line client that fits the server: `mariadb` or `mysql`.
 pub(crate) fn client_name() -> &'static str {
