@@ -179,3 +179,79 @@ fn a_builder_killed_mid_migration_is_replaced() {
     rt.block_on(drop_template(&mut conn, &template));
     assert_eq!(ready, 1, "the rebuilt template is marked ready");
 }
+
+#[test]
+fn a_build_past_its_bound_is_stopped_and_cleaned_up() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = run_id();
+    let dir = std::env::temp_dir().join(format!("dbtest-lock-slow-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("too slow {id}");
+    std::fs::write(
+        dir.join("1_slow.sql"),
+        format!("CREATE TABLE slow (id INT);\nSELECT SLEEP(20) AS `{marker}`;\n"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "lock_member", "--ignored", "--nocapture"])
+        .env(DIR_ENV, &dir)
+        .env("DBTEST_BUILD_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    let template = stderr
+        .split("building template `")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .map(str::to_owned);
+
+    let mut conn = rt.block_on(admin());
+    // The stuck migration was killed on the server, not left sleeping.
+    let still_sleeping: i64 = rt
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ?",
+            )
+            .bind(format!("%{marker}%"))
+            .fetch_one(&mut conn),
+        )
+        .unwrap();
+    let left = match &template {
+        Some(t) => rt
+            .block_on(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?) \
+                     + (SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?)",
+                )
+                .bind(t)
+                .bind(t)
+                .fetch_one(&mut conn),
+            )
+            .unwrap(),
+        None => -1,
+    };
+    if let Some(t) = &template {
+        rt.block_on(drop_template(&mut conn, t));
+    }
+
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("did not finish within 1s; raise DBTEST_BUILD_TIMEOUT"),
+        "{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "stopped after {took:?}, not after the 20 s migration"
+    );
+    assert_eq!(still_sleeping, 0, "the stuck migration was killed");
+    assert_eq!(
+        left, 0,
+        "the unfinished template and its registry row are gone"
+    );
+}

@@ -1,0 +1,151 @@
+//! Bad input gets a clear error that says what to do, within a bound, and never shows a password:
+//! an unreachable server, a user without privileges, a failing fixture. Each case runs as a child
+//! process of the test that checks its message.
+
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use dbtest_runtime::db_test;
+use dbtest_tests::{admin, run_id};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::{Executor, MySqlPool};
+
+#[db_test(migrations = "tests/simple/migrations")]
+#[ignore = "started by the tests in this file"]
+async fn member(_pool: MySqlPool) {}
+
+#[db_test(migrations = "tests/simple/migrations", fixtures("broken"))]
+#[ignore = "fails on purpose; started by `a_failing_fixture_names_its_file`"]
+async fn member_with_broken_fixture(_pool: MySqlPool) {}
+
+/// Runs test `name` with `env`; returns (success, stderr, how long it took).
+fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture"])
+        .env("DBTEST_KEEP", "never")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn the_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("dbtest: "))
+        .unwrap_or_else(|| panic!("no dbtest message in:\n{stderr}"))
+}
+
+#[test]
+fn an_unreachable_server_fails_fast_and_hides_the_password() {
+    // Nothing listens on port 1.
+    let (ok, stderr, took) = child(
+        "member",
+        &[
+            (
+                "DBTEST_DATABASE_URL",
+                "mysql://app:s3cret-pw@127.0.0.1:1/db",
+            ),
+            ("DBTEST_CONNECT_TIMEOUT", "5"),
+        ],
+    );
+    assert!(!ok);
+    let line = the_line(&stderr);
+    assert!(
+        line.starts_with("dbtest: could not connect to mysql://app:***@127.0.0.1:1/db: "),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains("s3cret-pw"),
+        "the password leaked:\n{stderr}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn a_url_of_another_database_is_refused() {
+    let (ok, stderr, _) = child(
+        "member",
+        &[("DBTEST_DATABASE_URL", "postgres://u:pw@localhost/x")],
+    );
+    assert!(!ok);
+    let line = the_line(&stderr);
+    assert!(
+        line.contains("DBTEST_DATABASE_URL is not a valid MySQL URL") && line.contains("mysql://"),
+        "{line}"
+    );
+    assert!(!stderr.contains(":pw@"), "{stderr}");
+}
+
+#[test]
+fn a_failing_fixture_names_its_file() {
+    let (ok, stderr, _) = child("member_with_broken_fixture", &[]);
+    assert!(!ok);
+    let line = the_line(&stderr);
+    assert!(
+        line.starts_with(
+            "dbtest: fixture `fixtures/broken.sql` failed on test database `dbtest_db_"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("no_such_table"),
+        "the server's reason is kept: {line}"
+    );
+}
+
+#[test]
+fn a_user_without_privileges_is_told_the_grant_that_suffices() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt.block_on(admin());
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap();
+    let options = MySqlConnectOptions::from_str(&url).unwrap();
+    let id = run_id();
+    let (user, password) = (
+        format!("dbtest_np_{}", &id[id.len() - 8..]),
+        format!("pw{id}"),
+    );
+    rt.block_on(conn.execute(&*format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+    )))
+    .expect("this test needs a user that may CREATE USER (scripts/with-mariadb sets one up)");
+    let weak_url = format!(
+        "mysql://{user}:{password}@{}:{}",
+        options.get_host(),
+        options.get_port()
+    );
+    let (ok, stderr, _) = child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
+    // The grant the message names is all it takes.
+    rt.block_on(conn.execute(&*format!(
+        "GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO '{user}'@'%'"
+    )))
+    .unwrap();
+    let (ok_with_grant, stderr_with_grant, _) =
+        child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
+    rt.block_on(conn.execute(&*format!("DROP USER '{user}'@'%'")))
+        .unwrap();
+    assert!(
+        ok_with_grant,
+        "with the grant the message names, tests run:\n{stderr_with_grant}"
+    );
+
+    assert!(!ok);
+    let line = the_line(&stderr);
+    assert!(line.contains("the server refused"), "{line}");
+    assert!(
+        line.contains("GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO <user>"),
+        "says which grant: {line}"
+    );
+    assert!(!stderr.contains(&password), "{stderr}");
+}
