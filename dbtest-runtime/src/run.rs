@@ -187,19 +187,14 @@ fn run_with_database<Fut>(
         }
         lease::release(settings, db, keep).await
     });
-    let teardown = match teardown {
-        Ok(Some(kept)) => {
-            eprintln!(
-                "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
-                if failed { "failed" } else { "passed" },
-                args.test_path,
-                client_command(settings, &kept)
-            );
-            Ok(())
-        }
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
-    };
+    if let Ok(Some(kept)) = &teardown {
+        eprintln!(
+            "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
+            if failed { "failed" } else { "passed" },
+            args.test_path,
+            client_command(settings, kept)
+        );
+    }
 
     match verdict {
         Err(panic) => {
