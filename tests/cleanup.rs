@@ -5,23 +5,15 @@
 use std::process::Command;
 
 use dbtest_runtime::db_test;
-use dbtest_tests::admin;
+use dbtest_tests::{admin, announce_database, announced_database};
 use sqlx::MySqlPool;
 
 const CHILD_ENV: &str = "DBTEST_CLEANUP_CHILD";
 
-async fn announce(pool: &MySqlPool) {
-    let db: String = sqlx::query_scalar("SELECT DATABASE()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    println!("CHILD_DB={db}");
-}
-
 #[db_test(migrations = false)]
 #[ignore = "fails on purpose; started by `a_panicking_test_fails_and_its_database_is_dropped`"]
 async fn child_panics(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
     sqlx::query("CREATE TABLE t (id INT)")
         .execute(&pool)
         .await
@@ -32,7 +24,7 @@ async fn child_panics(pool: MySqlPool) {
 #[db_test(migrations = false)]
 #[ignore = "fails on purpose; started by `a_test_returning_err_fails_and_its_database_is_dropped`"]
 async fn child_returns_err(pool: MySqlPool) -> Result<(), String> {
-    announce(&pool).await;
+    announce_database(&pool).await;
     Err("the body's own error".into())
 }
 
@@ -72,16 +64,12 @@ fn run_child_with(filter: &str, exact: bool, env: &[(&str, &str)]) -> Outcome {
 }
 
 fn child_db(out: &Outcome) -> String {
-    out.stdout
-        .lines()
-        .find_map(|l| l.split_once("CHILD_DB=").map(|(_, db)| db.trim()))
-        .unwrap_or_else(|| {
-            panic!(
-                "the child named no database:\n{}\n{}",
-                out.stdout, out.stderr
-            )
-        })
-        .to_owned()
+    announced_database(&out.stdout).unwrap_or_else(|| {
+        panic!(
+            "the child named no database:\n{}\n{}",
+            out.stdout, out.stderr
+        )
+    })
 }
 
 async fn exists(db: &str) -> bool {
@@ -172,14 +160,14 @@ fn a_bad_migration_fails_every_test_and_names_its_file() {
 #[db_test(migrations = false)]
 #[ignore = "passes; started by `keep_always_keeps_passing_tests_too`"]
 async fn child_passes(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
 }
 
 #[db_test(migrations = false)]
 #[should_panic(expected = "as it should")]
 #[ignore = "started by `a_should_panic_test_that_panics_has_passed`"]
 async fn child_should_panic(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
     panic!("as it should");
 }
 

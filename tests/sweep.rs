@@ -8,7 +8,10 @@ use std::sync::{mpsc, LazyLock};
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, drop_template, migrator_from_env, only_database_like, run_id};
+use dbtest_tests::{
+    admin, announce_database, announced_database, drop_template, migrator_from_env,
+    only_database_like, run_id,
+};
 use sqlx::migrate::Migrator;
 use sqlx::{MySqlConnection, MySqlPool};
 
@@ -17,19 +20,11 @@ const HOLD_ENV: &str = "DBTEST_SWEEP_HOLD_SECS";
 
 static BIG: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
-async fn announce(pool: &MySqlPool) {
-    let db: String = sqlx::query_scalar("SELECT DATABASE()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    println!("CHILD_DB={db}");
-}
-
 /// Holds its database for DBTEST_SWEEP_HOLD_SECS, then proves it is still there.
 #[db_test(migrations = "tests/simple/migrations")]
 #[ignore = "started by the tests in this file"]
 async fn member_holds(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
     let secs: u64 = std::env::var(HOLD_ENV)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -45,14 +40,14 @@ async fn member_holds(pool: MySqlPool) {
 #[db_test(migrations = false)]
 #[ignore = "started by the tests in this file"]
 async fn member_sweeps(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
 }
 
 /// Clones a template with a big table, slowly enough to be killed mid-clone.
 #[db_test(migrator = "BIG")]
 #[ignore = "started by the tests in this file"]
 async fn member_big(pool: MySqlPool) {
-    announce(&pool).await;
+    announce_database(&pool).await;
 }
 
 fn member(name: &str, env: &[(&str, &str)]) -> Child {
@@ -79,8 +74,8 @@ fn announced(child: &mut Child) -> String {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, db)) = line.split_once("CHILD_DB=") {
-                let _ = tx.send(db.trim().to_owned());
+            if let Some(db) = announced_database(&line) {
+                let _ = tx.send(db);
             }
         }
     });
@@ -235,11 +230,8 @@ fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let first_db = String::from_utf8_lossy(&first.stdout)
-        .split("CHILD_DB=")
-        .nth(1)
-        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
-        .unwrap();
+    let first_db = announced_database(&String::from_utf8_lossy(&first.stdout))
+        .expect("the member named its database");
     let digest = first_db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
 
     let mut victim = member("member_big", &[(DIR_ENV, &dir_env)]);
@@ -308,11 +300,8 @@ fn a_template_unused_for_its_ttl_is_dropped_and_a_used_one_kept() {
         String::from_utf8_lossy(&made.stderr)
     );
     let _ = std::fs::remove_dir_all(&dir);
-    let db = String::from_utf8_lossy(&made.stdout)
-        .split("CHILD_DB=")
-        .nth(1)
-        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
-        .unwrap();
+    let db = announced_database(&String::from_utf8_lossy(&made.stdout))
+        .expect("the member named its database");
     let digest = &db["dbtest_db_".len().."dbtest_db_".len() + 8];
     let template = server.rt.block_on(only_database_like(
         &mut server.conn,

@@ -206,3 +206,22 @@ pub async fn drop_template(conn: &mut MySqlConnection, name: &str) {
     .await
     .unwrap();
 }
+
+/// Prints `CHILD_DB=<name>` for the test database `pool` opens, for a parent process to read back
+/// with [`announced_database`].
+pub async fn announce_database(pool: &sqlx::MySqlPool) {
+    let db: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    println!("CHILD_DB={db}");
+}
+
+/// The database a child announced with [`announce_database`].
+pub fn announced_database(output: &str) -> Option<String> {
+    output
+        .split("CHILD_DB=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_owned)
+}
