@@ -1,5 +1,5 @@
-//! Prints how many dbtest test databases (`dbtest_db_…`) the configured server holds; CI compares
-//! the count before and after the test suite.
+//! Prints how many dbtest test databases (`dbtest_db_…`) the configured server holds, not counting
+//! clean ones waiting in the warm pool; CI compares the count before and after the test suite.
 
 use sqlx::{Connection, MySqlConnection};
 
@@ -13,10 +13,26 @@ fn main() {
         .unwrap();
     let n: i64 = rt.block_on(async {
         let mut conn = MySqlConnection::connect(&url).await.expect("connect");
-        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'dbtest\\_db\\_%'")
-            .fetch_one(&mut conn)
-            .await
-            .expect("count")
+        // A registry with a warm pool (it may not exist yet, or predate the pool).
+        let pool_known: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = 'dbtest_registry' AND TABLE_NAME = 'databases' AND COLUMN_NAME = 'ready_at'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("information_schema");
+        let not_pooled = if pool_known > 0 {
+            " AND NOT EXISTS (SELECT 1 FROM dbtest_registry.databases r \
+               WHERE r.name = s.SCHEMA_NAME AND r.ready_at IS NOT NULL)"
+        } else {
+            ""
+        };
+        sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA s WHERE s.SCHEMA_NAME LIKE 'dbtest\\_db\\_%'{not_pooled}"
+        ))
+        .fetch_one(&mut conn)
+        .await
+        .expect("count")
     });
     println!("{n}");
 }

@@ -239,6 +239,8 @@ fn a_template_built_by_another_user_clones_faithfully() {
             .args(["--exact", "member_compares", "--ignored", "--nocapture"])
             .env(DIR_ENV, &dir)
             .env("DBTEST_DATABASE_URL", url)
+            // Fresh clones, no warm pool: the temporary user's databases must not outlive it.
+            .env("DBTEST_REUSE", "never")
             .output()
             .unwrap();
         (

@@ -88,6 +88,8 @@ fn sixteen_processes_build_the_template_once() {
                 ])
                 .env(DIR_ENV, &dir)
                 .env(PROBE_ENV, &probe)
+                // Sixteen fresh clones: no database goes back to a pool for a later member.
+                .env("DBTEST_REUSE", "never")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

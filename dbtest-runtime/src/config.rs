@@ -31,6 +31,11 @@ pub const DEFAULT_SLOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default age below which an ownerless test database is left alone by the sweep.
 pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
 
+/// Default number of clean databases per template kept ready in the warm pool.
+pub const DEFAULT_WARM: u32 = 2;
+/// Default bound on the warm pool's size per template.
+pub const DEFAULT_WARM_MAX: u32 = 8;
+
 /// What happens to the database of a test that ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
@@ -65,6 +70,13 @@ pub(crate) struct Settings {
     /// by default half the server's `max_connections`.
     pub max_connections: Option<u32>,
     pub slot_timeout: Duration,
+    /// Reset passing tests' databases and reuse them (`DBTEST_REUSE=reset`, the default), or
+    /// drop every one (`never`).
+    pub reuse: bool,
+    /// Clean databases per template made ahead of demand (`DBTEST_WARM`).
+    pub warm: u32,
+    /// Most clean databases per template kept in the pool (`DBTEST_WARM_MAX`).
+    pub warm_max: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -83,6 +95,9 @@ impl std::fmt::Debug for Settings {
             .field("sweep_grace", &self.sweep_grace)
             .field("max_connections", &self.max_connections)
             .field("slot_timeout", &self.slot_timeout)
+            .field("reuse", &self.reuse)
+            .field("warm", &self.warm)
+            .field("warm_max", &self.warm_max)
             .finish()
     }
 }
@@ -183,6 +198,19 @@ impl Settings {
                 )?),
             },
             slot_timeout: duration(&env, "DBTEST_SLOT_TIMEOUT", DEFAULT_SLOT_TIMEOUT)?,
+            reuse: match env("DBTEST_REUSE").as_deref().map(str::trim) {
+                None | Some("reset") => true,
+                Some("never") => false,
+                Some(other) => {
+                    return Err(Error::BadSetting {
+                        var: "DBTEST_REUSE",
+                        value: other.to_owned(),
+                        expected: "`reset` (the default: reset a passing test's database and reuse it) or `never`",
+                    })
+                }
+            },
+            warm: count(&env, "DBTEST_WARM", DEFAULT_WARM)?,
+            warm_max: count(&env, "DBTEST_WARM_MAX", DEFAULT_WARM_MAX)?,
             pool_size: match env("DBTEST_POOL_SIZE") {
                 None => DEFAULT_POOL_SIZE,
                 Some(v) => v
@@ -197,6 +225,26 @@ impl Settings {
                     })?,
             },
         })
+    }
+}
+
+fn count(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<u32, Error> {
+    match env(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or(Error::BadSetting {
+                var,
+                value: v,
+                expected: "a whole number from 0 to 1000",
+            }),
     }
 }
 

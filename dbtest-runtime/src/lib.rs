@@ -23,10 +23,12 @@ mod lease;
 mod migrations;
 mod naming;
 mod registry;
+mod reset;
 mod run;
 mod snapshot;
 mod sweep;
 mod template;
+mod warm;
 
 pub use error::Error;
 

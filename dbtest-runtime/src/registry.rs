@@ -10,6 +10,13 @@
 //!   used_at     templates: when a process last used it (for template GC)
 //!   kept_at     test databases kept after their test (DBTEST_KEEP)
 //!   test, host, pid   which test of which process, for `dbtest list` and messages
+//!   template    test databases: the template they were cloned from
+//!   ready_at    test databases in the warm pool: clean, unowned, claimable
+//!   cloned_by   test databases: the user that cloned it (owns its triggers, views, …)
+//! ```
+//!
+//! Registries made before `template` and `ready_at` existed get them added on first use.
+//! ```text
 //! ```
 //!
 //! A row is written in the same request as the `CREATE DATABASE` it describes, and deleted in the
@@ -41,14 +48,44 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
            kept_at TIMESTAMP(3) NULL, \
            test VARCHAR(300) NULL, \
            host VARCHAR(255) NULL, \
-           pid INT UNSIGNED NULL\
+           pid INT UNSIGNED NULL, \
+           template VARCHAR(64) NULL, \
+           ready_at TIMESTAMP(3) NULL, \
+           cloned_by VARCHAR(300) NULL\
          ) ENGINE = InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         db = ident(REGISTRY_DB),
         t = table()
     ))
-    .execute(conn)
-    .await
-    .map(drop)
+    .execute(&mut *conn)
+    .await?;
+    // Upgrade a registry of an older layout, column by column (many processes may try at once;
+    // one wins, the others see "duplicate column").
+    for (column, definition) in [
+        ("template", "template VARCHAR(64) NULL"),
+        ("ready_at", "ready_at TIMESTAMP(3) NULL"),
+        ("cloned_by", "cloned_by VARCHAR(300) NULL"),
+    ] {
+        let present: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        )
+        .bind(REGISTRY_DB)
+        .bind(REGISTRY_TABLE)
+        .bind(column)
+        .fetch_one(&mut *conn)
+        .await?;
+        if present == 0 {
+            let altered =
+                sqlx::raw_sql(&format!("ALTER TABLE {} ADD COLUMN {definition}", table()))
+                    .execute(&mut *conn)
+                    .await;
+            match altered {
+                Err(e) if crate::db::server_code(&e) != Some(1060) => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a database is.
@@ -68,7 +105,7 @@ impl Kind {
 }
 
 /// The statement that registers `name` (replacing a stale row of the same name).
-pub fn register_sql(name: &str, kind: Kind, test: Option<&str>) -> String {
+pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option<&str>) -> String {
     let text = |v: &str| {
         let plain: String = v
             .chars()
@@ -84,14 +121,21 @@ pub fn register_sql(name: &str, kind: Kind, test: Option<&str>) -> String {
         literal(&plain).expect("sanitised")
     };
     format!(
-        "REPLACE INTO {t} (name, kind, used_at, test, host, pid) VALUES ({name}, '{kind}', {used}, {test}, {host}, {pid})",
+        "REPLACE INTO {t} (name, kind, used_at, test, host, pid, template, cloned_by) \
+         VALUES ({name}, '{kind}', {used}, {test}, {host}, {pid}, {template}, CURRENT_USER())",
         t = table(),
         name = literal(name).expect("generated names are plain"),
         kind = kind.as_str(),
-        used = if kind == Kind::Template { "CURRENT_TIMESTAMP(3)" } else { "NULL" },
+        used = if kind == Kind::Template {
+            "CURRENT_TIMESTAMP(3)"
+        } else {
+            "NULL"
+        },
         test = test.map_or("NULL".to_owned(), text),
         host = text(&hostname()),
         pid = std::process::id(),
+        template = template.map_or("NULL".to_owned(), |t| literal(t)
+            .expect("generated names are plain")),
     )
 }
 
@@ -137,6 +181,69 @@ pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
     .map(drop)
 }
 
+/// Test database `name` is clean and goes to the warm pool: anyone may claim it.
+pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET ready_at = CURRENT_TIMESTAMP(3), test = NULL WHERE name = ?",
+        table()
+    ))
+    .bind(name)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// How many clean databases of `template` wait in the warm pool for the current user.
+pub async fn ready_count(conn: &mut MySqlConnection, template: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {} WHERE template = ? AND ready_at IS NOT NULL",
+        table()
+    ))
+    .bind(template)
+    .fetch_one(conn)
+    .await
+}
+
+/// Up to `n` pool databases of `template` cloned by the current user (their triggers, views,
+/// routines and events belong to whoever cloned them), in random order (so claimers spread out).
+pub async fn ready_candidates(
+    conn: &mut MySqlConnection,
+    template: &str,
+    n: u32,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT name FROM {} WHERE template = ? AND ready_at IS NOT NULL AND cloned_by = CURRENT_USER() \
+         ORDER BY RAND() LIMIT {n}",
+        table()
+    ))
+    .bind(template)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| crate::db::text(row, 0).map(Option::unwrap_or_default))
+    .collect()
+}
+
+/// Takes pool database `name` for `test`; the caller holds its owner lock. False if it was not in
+/// the pool any more.
+pub async fn claim(
+    conn: &mut MySqlConnection,
+    name: &str,
+    test: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(&format!(
+        "UPDATE {} SET ready_at = NULL, test = ?, host = ?, pid = ? WHERE name = ? AND ready_at IS NOT NULL",
+        table()
+    ))
+    .bind(test)
+    .bind(hostname())
+    .bind(std::process::id())
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// This machine's name, for the registry's `host` column.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -158,6 +265,7 @@ mod tests {
             "dbtest_db_01234567_0123456789ab_x",
             Kind::Test,
             Some("my_crate::tests::it's"),
+            Some("dbtest_tpl_0123456789abcdef"),
         );
         assert!(
             sql.starts_with("REPLACE INTO `dbtest_registry`.`databases`"),
@@ -169,7 +277,11 @@ mod tests {
             ),
             "{sql}"
         );
-        let sql = register_sql("dbtest_tpl_0123456789abcdef", Kind::Template, None);
+        assert!(
+            sql.ends_with(", 'dbtest_tpl_0123456789abcdef', CURRENT_USER())"),
+            "{sql}"
+        );
+        let sql = register_sql("dbtest_tpl_0123456789abcdef", Kind::Template, None, None);
         assert!(
             sql.contains("'template', CURRENT_TIMESTAMP(3), NULL"),
             "{sql}"

@@ -4,13 +4,16 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::MySql;
 
 use crate::config::{Keep, Settings};
+use crate::lease::Ending;
 use crate::lease::{self, TestArgs, TestDb};
 use crate::{sweep, template};
 
@@ -140,26 +143,37 @@ fn run_with_database<Fut>(
 {
     let settings = Settings::get().unwrap_or_else(|e| panic!("dbtest: {e}"));
     let rt = runtime();
+    let started = Instant::now();
+    let mut timings = Timings::default();
     let db = rt
         .block_on(async {
             sweep::prepare(settings).await.map_err(|e| e.to_string())?;
             let template = template::ensure(settings, args.migrations)
+                .instrument(tracing::debug_span!("template"))
                 .await
                 .map_err(|e| e.to_string())?;
-            sweep::sweep_once(settings).await;
-            lease::acquire(settings, &template, args.test_path, args.fixtures)
+            sweep::sweep_once(settings)
+                .instrument(tracing::debug_span!("sweep"))
+                .await;
+            timings.template = started.elapsed();
+            let acquired = lease::acquire(settings, &template, args.test_path, args.fixtures)
+                .instrument(tracing::debug_span!("acquire", test = args.test_path))
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string());
+            timings.acquire = started.elapsed() - timings.template;
+            acquired
         })
         .unwrap_or_else(|e| panic!("dbtest: {e}"));
 
     let mut pool = None;
+    let body_started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let _context = rt.enter();
         let (test_pool, body) = start(settings, &db);
         pool = Some(test_pool);
         rt.block_on(body)
     }));
+    timings.body = body_started.elapsed();
 
     // What the test did, judged before teardown so the database can be kept when it failed.
     let verdict = outcome.map(TestOutcome::into_outcome);
@@ -167,26 +181,34 @@ fn run_with_database<Fut>(
         Err(_) => !args.should_panic,
         Ok(result) => result.is_err() || args.should_panic,
     };
-    let keep = match settings.keep {
-        Keep::Always => true,
-        Keep::Never => false,
-        Keep::Failed => failed,
-    };
 
-    let teardown = rt.block_on(async {
-        if let Some(pool) = pool {
-            if tokio::time::timeout(POOL_CLOSE_BOUND, pool.close())
-                .await
-                .is_err()
-            {
-                eprintln!(
-                    "dbtest: test {} still held a connection {POOL_CLOSE_BOUND:?} after it ended",
-                    args.test_path
-                );
+    let release_started = Instant::now();
+    let teardown = rt.block_on(
+        async {
+            let mut closed = true;
+            if let Some(pool) = pool {
+                if tokio::time::timeout(POOL_CLOSE_BOUND, pool.close()).await.is_err() {
+                    closed = false;
+                    eprintln!(
+                        "dbtest: test {} still held a connection {POOL_CLOSE_BOUND:?} after it ended",
+                        args.test_path
+                    );
+                }
             }
+            let ending = match settings.keep {
+                Keep::Always => Ending::Keep,
+                Keep::Failed if failed => Ending::Keep,
+                // Only a passing test whose connections are all closed can be proven clean.
+                _ if !failed && closed => Ending::Reuse,
+                _ => Ending::Drop,
+            };
+            lease::release(settings, db, ending).await
         }
-        lease::release(settings, db, keep).await
-    });
+        .instrument(tracing::debug_span!("release", test = args.test_path)),
+    );
+    timings.release = release_started.elapsed();
+    timings.report(args.test_path);
+
     if let Ok(Some(kept)) = &teardown {
         eprintln!(
             "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
@@ -212,6 +234,52 @@ fn run_with_database<Fut>(
         Ok(Ok(())) => {
             if let Err(e) = teardown {
                 panic!("dbtest: {e}");
+            }
+        }
+    }
+}
+
+/// Where one test's time went.
+#[derive(Debug, Default)]
+struct Timings {
+    /// Until the template was known (first test of a process: registry, build or probe, sweep).
+    template: Duration,
+    /// Connection slot, claim or clone, fixtures.
+    acquire: Duration,
+    body: Duration,
+    /// Pool close, then reset and return, drop, or keep.
+    release: Duration,
+}
+
+impl Timings {
+    /// With `DBTEST_LOG=debug` (or `trace`), one line on stderr per test; with
+    /// `DBTEST_TIMINGS=<file>`, one tab-separated line appended to that file (for benchmarks):
+    /// test, then microseconds of template, acquire, body, release.
+    fn report(&self, test: &str) {
+        if matches!(
+            std::env::var("DBTEST_LOG").as_deref(),
+            Ok("debug" | "trace")
+        ) {
+            eprintln!(
+                "dbtest: {test}: template {:.1?}, acquire {:.1?}, body {:.1?}, release {:.1?}",
+                self.template, self.acquire, self.body, self.release
+            );
+        }
+        if let Some(path) = std::env::var_os("DBTEST_TIMINGS") {
+            use std::io::Write;
+            let line = format!(
+                "{test}\t{}\t{}\t{}\t{}\n",
+                self.template.as_micros(),
+                self.acquire.as_micros(),
+                self.body.as_micros(),
+                self.release.as_micros()
+            );
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = f.write_all(line.as_bytes());
             }
         }
     }

@@ -273,6 +273,30 @@ pub(crate) async fn read(
     Ok(out.0.join(";\n"))
 }
 
+/// Per table, the statement of `script` that copies the template's rows into it.
+pub(crate) fn copy_statements(script: &str) -> BTreeMap<String, String> {
+    script
+        .split(";\n")
+        .filter_map(|stmt| {
+            let rest = stmt.strip_prefix("INSERT INTO `")?;
+            // The table name ends at the first backquote that is not doubled.
+            let mut name = String::new();
+            let mut chars = rest.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '`' {
+                    if chars.peek() == Some(&'`') {
+                        chars.next();
+                    } else {
+                        return Some((name, stmt.to_owned()));
+                    }
+                }
+                name.push(c);
+            }
+            None
+        })
+        .collect()
+}
+
 #[derive(Default)]
 struct Script(Vec<String>);
 
@@ -408,6 +432,19 @@ mod tests {
         assert_eq!(strip_definer(other, &me), other);
         let host_lookalike = "CREATE DEFINER=`root`@`localhost2` PROCEDURE p() SELECT 1";
         assert_eq!(strip_definer(host_lookalike, &me), host_lookalike);
+    }
+
+    #[test]
+    fn copy_statements_by_table() {
+        let script = "SET x = 1;\nCREATE TABLE `a` (id INT);\nINSERT INTO `a` (`id`) SELECT `id` FROM `t`.`a`;\n\
+                      INSERT INTO `we``ird` (`id`) SELECT `id` FROM `t`.`we``ird`;\nSET y = 2";
+        let copies = copy_statements(script);
+        assert_eq!(copies.len(), 2);
+        assert_eq!(
+            copies["a"],
+            "INSERT INTO `a` (`id`) SELECT `id` FROM `t`.`a`"
+        );
+        assert!(copies["we`ird"].starts_with("INSERT INTO `we``ird`"));
     }
 
     #[test]

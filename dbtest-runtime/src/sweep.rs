@@ -55,6 +55,11 @@ pub(crate) fn server_max_connections() -> u32 {
     SERVER_MAX_CONNECTIONS.get().copied().unwrap_or(151)
 }
 
+/// Whether the server is MariaDB (assumed until `prepare` has asked).
+pub(crate) fn server_is_mariadb() -> bool {
+    SERVER_IS_MARIADB.get().copied().unwrap_or(true)
+}
+
 /// The command-line client that fits the server: `mariadb` or `mysql`.
 pub(crate) fn client_name() -> &'static str {
     if SERVER_IS_MARIADB.get().copied().unwrap_or(true) {
@@ -107,6 +112,10 @@ pub struct Entry {
     pub unused_s: Option<i64>,
     /// Templates: whether the ready marker is there.
     pub ready: bool,
+    /// Test databases in the warm pool: seconds since it was put there.
+    pub ready_s: Option<i64>,
+    /// Test databases: the template it was cloned from.
+    pub template: String,
     /// The test that made it, and where it ran.
     pub test: String,
     /// `host:pid` of the process that registered it.
@@ -121,7 +130,8 @@ pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Err
            TIMESTAMPDIFF(SECOND, r.used_at, NOW(3)), \
            EXISTS (SELECT 1 FROM information_schema.TABLES t \
                    WHERE t.TABLE_SCHEMA = r.name AND t.TABLE_NAME = '_dbtest_template'), \
-           COALESCE(r.test, ''), CONCAT(COALESCE(r.host, '?'), ':', COALESCE(r.pid, '?')) \
+           COALESCE(r.test, ''), CONCAT(COALESCE(r.host, '?'), ':', COALESCE(r.pid, '?')), \
+           TIMESTAMPDIFF(SECOND, r.ready_at, NOW(3)), COALESCE(r.template, '') \
          FROM {} r LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name \
          ORDER BY r.kind, r.created_at",
         registry::table()
@@ -142,6 +152,8 @@ pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Err
                 ready: int(7)? == Some(1),
                 test: text(row, 8)?.unwrap_or_default(),
                 origin: text(row, 9)?.unwrap_or_default(),
+                ready_s: int(10)?,
+                template: text(row, 11)?.unwrap_or_default(),
             })
         })
         .collect()
@@ -156,6 +168,8 @@ pub struct Report {
     pub kept: Vec<String>,
     /// Templates unused for `DBTEST_TEMPLATE_TTL`, and builds that died.
     pub templates: Vec<String>,
+    /// Warm-pool databases whose template is gone.
+    pub pooled: Vec<String>,
     /// Registry rows of databases that no longer exist.
     pub stale_rows: usize,
 }
@@ -163,7 +177,7 @@ pub struct Report {
 impl Report {
     /// How many databases were dropped.
     pub fn dropped(&self) -> usize {
-        self.orphans.len() + self.kept.len() + self.templates.len()
+        self.orphans.len() + self.kept.len() + self.templates.len() + self.pooled.len()
     }
 }
 
@@ -172,10 +186,11 @@ impl std::fmt::Display for Report {
         write!(
             f,
             "swept {} orphaned test database(s), {} kept database(s) past DBTEST_KEEP_MAX/DBTEST_KEEP_TTL, \
-             {} template(s) unused or unfinished",
+             {} template(s) unused or unfinished, {} warm-pool database(s) of gone templates",
             self.orphans.len(),
             self.kept.len(),
-            self.templates.len()
+            self.templates.len(),
+            self.pooled.len()
         )
     }
 }
@@ -208,6 +223,7 @@ async fn sweep_on(conn: &mut MySqlConnection, settings: &Settings, mode: Mode) -
             Why::Orphan => report.orphans.push(entry.name.clone()),
             Why::Kept => report.kept.push(entry.name.clone()),
             Why::Template => report.templates.push(entry.name.clone()),
+            Why::Pooled => report.pooled.push(entry.name.clone()),
         }
     }
     Ok(report)
@@ -224,6 +240,8 @@ enum Why {
     Kept,
     /// A template unused for DBTEST_TEMPLATE_TTL, a build that died (or any, in `Mode::All`).
     Template,
+    /// A warm-pool database whose template is gone (or any, in `Mode::All`).
+    Pooled,
 }
 
 /// What the sweep removes, decided from the registry alone. Only databases of dbtest's name
@@ -232,14 +250,15 @@ enum Why {
 fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry, Why)> {
     let grace = settings.sweep_grace.as_secs() as i64;
     let past = |limit: Duration, s: Option<i64>| s.is_some_and(|s| s >= limit.as_secs() as i64);
-    // Templates that a live test database was cloned from: `dbtest_db_<8 hex of the template>_…`.
-    let live_digests: Vec<&str> = all
+    // Templates that a live test database was cloned from.
+    let live_templates: Vec<&str> = all
         .iter()
         .filter(|e| e.kind == "test" && !e.owner_gone)
-        .filter_map(|e| e.name.strip_prefix("dbtest_db_").and_then(|r| r.get(..8)))
+        .map(|e| e.template.as_str())
         .collect();
     let mut out = Vec::new();
     let mut kept: Vec<&Entry> = Vec::new();
+    let mut pooled: Vec<&Entry> = Vec::new();
     for e in all
         .iter()
         .filter(|e| naming::is_generated(&e.name) && e.owner_gone)
@@ -252,14 +271,10 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
         }
         match e.kind.as_str() {
             "test" if e.kept_s.is_some() => kept.push(e),
+            "test" if e.ready_s.is_some() => pooled.push(e),
             "test" if mode == Mode::All || e.age_s >= grace => out.push((e, Why::Orphan)),
             "template" => {
-                let digest = e
-                    .name
-                    .strip_prefix("dbtest_tpl_")
-                    .and_then(|d| d.get(..8))
-                    .unwrap_or_default();
-                let in_use = live_digests.contains(&digest);
+                let in_use = live_templates.contains(&e.name.as_str());
                 let expired = match mode {
                     Mode::All => true,
                     Mode::Expired if e.ready => past(settings.template_ttl, e.unused_s),
@@ -270,6 +285,22 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
                 }
             }
             _ => {}
+        }
+    }
+    // Warm-pool databases live as long as their template.
+    let dropped: Vec<&str> = out
+        .iter()
+        .filter(|(_, w)| *w == Why::Template)
+        .map(|(e, _)| e.name.as_str())
+        .collect();
+    let template_alive = |t: &str| {
+        all.iter()
+            .any(|e| e.kind == "template" && e.name == t && e.exists)
+            && !dropped.contains(&t)
+    };
+    for e in pooled {
+        if mode == Mode::All || !template_alive(&e.template) {
+            out.push((e, Why::Pooled));
         }
     }
     // Kept databases: the newest DBTEST_KEEP_MAX, none older than DBTEST_KEEP_TTL.
@@ -332,6 +363,12 @@ mod tests {
             ready: true,
             test: String::new(),
             origin: String::new(),
+            ready_s: None,
+            // dbtest_db_<8 hex>_… was cloned from dbtest_tpl_<the same 8 hex>00000000 in these tests.
+            template: match name.strip_prefix("dbtest_db_").and_then(|r| r.get(..8)) {
+                Some(d) if kind == "test" => format!("dbtest_tpl_{d}00000000"),
+                _ => String::new(),
+            },
         }
     }
 
@@ -437,6 +474,41 @@ mod tests {
                 (test_db("bbbbbbbb", 3), Why::Kept),
             ],
             "template A has a live test database and stays"
+        );
+    }
+
+    #[test]
+    fn pool_databases_live_as_long_as_their_template() {
+        let pooled = |n| Entry {
+            ready_s: Some(5),
+            ..entry(&test_db("aaaaaaaa", n), "test")
+        };
+        let orphan_pool = Entry {
+            ready_s: Some(5),
+            ..entry(&test_db("cccccccc", 9), "test")
+        };
+        let all = vec![
+            Entry {
+                unused_s: Some(60),
+                ..entry(TPL_A, "template")
+            },
+            pooled(1),
+            pooled(2),
+            orphan_pool,
+        ];
+        assert_eq!(
+            planned(&all, Mode::Expired),
+            [(test_db("cccccccc", 9), Why::Pooled)],
+            "no template cccccccc…"
+        );
+        // When the template goes, its pool goes with it.
+        let mut old = all.clone();
+        old[0].unused_s = Some(30 * 86_400);
+        let plan = planned(&old, Mode::Expired);
+        assert!(plan.contains(&(TPL_A.to_owned(), Why::Template)));
+        assert!(
+            plan.contains(&(test_db("aaaaaaaa", 1), Why::Pooled))
+                && plan.contains(&(test_db("aaaaaaaa", 2), Why::Pooled))
         );
     }
 

@@ -11,7 +11,7 @@
 //!         write the marker (last), RELEASE_LOCK
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,12 +25,29 @@ use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
 use crate::registry::{self, Kind};
 use crate::snapshot::{self, MARKER_TABLE};
+use crate::{reset, sweep};
 
-/// A ready template and the script that clones it.
+/// A ready template, the script that clones it, and what resetting a clone needs.
 #[derive(Debug)]
 pub(crate) struct Template {
     pub name: String,
     pub script: String,
+    /// The state a reset clone must have; `None` when its clones cannot be reset (they are
+    /// dropped after each test instead).
+    pub state: Option<reset::State>,
+    /// Per table, the statement that copies the template's rows.
+    pub copies: BTreeMap<String, String>,
+}
+
+impl Template {
+    fn new(name: &str, script: String, state: Option<reset::State>) -> Template {
+        Template {
+            name: name.to_owned(),
+            copies: snapshot::copy_statements(&script),
+            script,
+            state,
+        }
+    }
 }
 
 type Cell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
@@ -144,7 +161,7 @@ async fn drop_template(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
 /// The template `name`, if its marker says it is ready for migration set `key`.
 async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
     let sql = format!(
-        "SELECT format_version, migration_key, script FROM {}.{} WHERE id = 1",
+        "SELECT format_version, migration_key, script, state FROM {}.{} WHERE id = 1",
         ident(name),
         ident(MARKER_TABLE)
     );
@@ -160,13 +177,18 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
             row.try_get_unchecked::<i64, _>(0)?,
             text(&row, 1)?.unwrap_or_default(),
             text(&row, 2)?.unwrap_or_default(),
+            text(&row, 3)?,
         ))
     };
-    let (format, marker_key, script) = read().map_err(failed(name, "reading the ready marker"))?;
+    let (format, marker_key, script, state) =
+        read().map_err(failed(name, "reading the ready marker"))?;
     Ok(
-        (format == i64::from(FORMAT_VERSION) && marker_key == key).then(|| Template {
-            name: name.to_owned(),
-            script,
+        (format == i64::from(FORMAT_VERSION) && marker_key == key).then(|| {
+            Template::new(
+                name,
+                script,
+                state.as_deref().and_then(reset::State::decode),
+            )
         }),
     )
 }
@@ -234,7 +256,7 @@ async fn build_steps(
     // the lock sees what the build is doing.
     sqlx::raw_sql(&format!(
         "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
-        register = registry::register_sql(name, Kind::Template, None),
+        register = registry::register_sql(name, Kind::Template, None, None),
         db = ident(name)
     ))
     .execute(&mut *lock_conn)
@@ -264,12 +286,27 @@ async fn read_and_mark(
     let script = snapshot::read(conn, name)
         .await
         .map_err(failed(name, "reading the template"))?;
+    // What a reset clone must look like. Sequences keep state that resetting does not restore:
+    // clones of a template with sequences are always dropped.
+    let state = if script.contains("DO SETVAL(") {
+        None
+    } else {
+        reset::prepare_session(conn, sweep::server_is_mariadb())
+            .await
+            .map_err(failed(name, "reading the template's state"))?;
+        Some(
+            reset::read(conn, name)
+                .await
+                .map_err(failed(name, "reading the template's state"))?,
+        )
+    };
 
     // The marker comes last: a template without it is not ready, whatever else it holds.
     sqlx::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
          migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
-         built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+         built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL, state LONGTEXT NULL) \
+         CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         db = ident(name),
         t = ident(MARKER_TABLE)
     ))
@@ -277,19 +314,17 @@ async fn read_and_mark(
     .await
     .map_err(failed(name, "writing the ready marker"))?;
     sqlx::query(&format!(
-        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script) \
-         VALUES (1, ?, ?, CURRENT_USER(), ?)",
+        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state) \
+         VALUES (1, ?, ?, CURRENT_USER(), ?, ?)",
         ident(name),
         ident(MARKER_TABLE)
     ))
     .bind(FORMAT_VERSION)
     .bind(&set.key)
     .bind(&script)
+    .bind(state.as_ref().map(reset::State::encode))
     .execute(&mut *conn)
     .await
     .map_err(failed(name, "writing the ready marker"))?;
-    Ok(Template {
-        name: name.to_owned(),
-        script,
-    })
+    Ok(Template::new(name, script, state))
 }
