@@ -79,7 +79,6 @@ pub(crate) async fn schema_digest(
     db: &str,
 ) -> Result<String, sqlx::Error> {
     let d = literal(db).expect("generated names are plain");
-    let q = format!("`{db}`.");
     let m = literal(MARKER_TABLE).expect("plain");
     let sql = format!(
         "SELECT MD5(COALESCE(GROUP_CONCAT(x ORDER BY x SEPARATOR '\\n'), '')) FROM (\
@@ -96,7 +95,7 @@ pub(crate) async fn schema_digest(
            FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {d} \
          UNION ALL SELECT CONCAT_WS('|', 'P', TABLE_NAME, PARTITION_NAME, SUBPARTITION_NAME, PARTITION_METHOD, PARTITION_EXPRESSION, \
            PARTITION_DESCRIPTION) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = {d} AND PARTITION_NAME IS NOT NULL \
-         UNION ALL SELECT CONCAT_WS('|', 'V', TABLE_NAME, REPLACE(VIEW_DEFINITION, {qd}, ''), CHECK_OPTION, SECURITY_TYPE) \
+         UNION ALL SELECT CONCAT_WS('|', 'V', TABLE_NAME, REPLACE(VIEW_DEFINITION, CONCAT('`', TABLE_SCHEMA, '`.'), ''), CHECK_OPTION, SECURITY_TYPE) \
            FROM information_schema.VIEWS WHERE TABLE_SCHEMA = {d} \
          UNION ALL SELECT CONCAT_WS('|', 'G', TRIGGER_NAME, EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER, \
            ACTION_STATEMENT, SQL_MODE) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {d} \
@@ -105,7 +104,6 @@ pub(crate) async fn schema_digest(
          UNION ALL SELECT CONCAT_WS('|', 'E', EVENT_NAME, EVENT_DEFINITION, STATUS, INTERVAL_VALUE, INTERVAL_FIELD) \
            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}\
          ) AS s",
-        qd = literal(&q).unwrap_or_else(|| "''".into()),
     );
     let row = sqlx::raw_sql(&sql).fetch_one(conn).await?;
     Ok(text(&row, 0)?.unwrap_or_default())
@@ -168,7 +166,12 @@ pub(crate) async fn reset(
     want: &State,
     copies: &BTreeMap<String, String>,
 ) -> Result<bool, sqlx::Error> {
-    if schema_digest(conn, db).await? != want.schema {
+    let schema = schema_digest(conn, db).await?;
+    if schema != want.schema {
+        tracing::debug!(
+            database = db,
+            "not reset: its schema differs from the template's (DDL)"
+        );
         return Ok(false);
     }
     // Triggers fire while rows are put back and may change other tables; those are put back in the
@@ -176,8 +179,13 @@ pub(crate) async fn reset(
     for _ in 0..3 {
         let have = table_state(conn, db).await?;
         if have.len() != want.tables.len() || have.keys().ne(want.tables.keys()) {
+            tracing::debug!(
+                database = db,
+                "not reset: its tables differ from the template's"
+            );
             return Ok(false);
         }
+
         let mut sql = Vec::new();
         for (t, (sum, ai)) in &have {
             let (want_sum, want_ai) = want.tables[t];
