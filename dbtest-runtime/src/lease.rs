@@ -89,6 +89,7 @@ pub(crate) async fn acquire(
             name
         }
     };
+    warm::started();
     if reusable {
         warm::refill(settings, template.clone());
     }
@@ -300,6 +301,7 @@ pub(crate) async fn release(
         mut owner,
         template,
     } = db;
+    warm::ended();
     debug_assert!(naming::is_generated(&name));
     let ended = db::bounded(
         || format!("ending test database `{name}`"),

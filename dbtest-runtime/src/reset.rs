@@ -186,33 +186,41 @@ pub(crate) async fn reset(
             return Ok(false);
         }
 
-        let mut sql = Vec::new();
+        // Rows in one transaction (one log flush instead of one per statement); counters after it,
+        // since ALTER TABLE commits implicitly.
+        let mut rows = Vec::new();
+        let mut counters = Vec::new();
         for (t, (sum, ai)) in &have {
             let (want_sum, want_ai) = want.tables[t];
             if *sum != want_sum {
-                sql.push(format!("DELETE FROM {}", ident(t)));
+                rows.push(format!("DELETE FROM {}", ident(t)));
                 if let Some(copy) = copies.get(t) {
-                    sql.push(copy.clone());
+                    rows.push(copy.clone());
                 }
             }
-            if *ai != want_ai && want_ai.is_some() {
-                sql.push(format!(
-                    "ALTER TABLE {} AUTO_INCREMENT = {}",
-                    ident(t),
-                    want_ai.unwrap_or(1)
+            if let (true, Some(want_ai)) = (*ai != want_ai, want_ai) {
+                counters.push(format!(
+                    "ALTER TABLE {} AUTO_INCREMENT = {want_ai}",
+                    ident(t)
                 ));
             }
         }
-        if sql.is_empty() {
+        if rows.is_empty() && counters.is_empty() {
             return Ok(true);
         }
-        sqlx::raw_sql(&format!(
-            "SET @dbtest_fkc = @@SESSION.foreign_key_checks, SESSION foreign_key_checks = 0; {}; \
-             SET SESSION foreign_key_checks = @dbtest_fkc",
-            sql.join("; ")
-        ))
-        .execute(&mut *conn)
-        .await?;
+        let mut sql = vec![
+            format!("USE {}", ident(db)),
+            "SET @dbtest_fkc = @@SESSION.foreign_key_checks, SESSION foreign_key_checks = 0"
+                .to_owned(),
+        ];
+        if !rows.is_empty() {
+            sql.push("START TRANSACTION".into());
+            sql.append(&mut rows);
+            sql.push("COMMIT".into());
+        }
+        sql.append(&mut counters);
+        sql.push("SET SESSION foreign_key_checks = @dbtest_fkc".into());
+        sqlx::raw_sql(&sql.join(";\n")).execute(&mut *conn).await?;
     }
     Ok(false)
 }

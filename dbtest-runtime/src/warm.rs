@@ -5,6 +5,7 @@
 //! which the sweep removes like any orphan.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Settings;
@@ -46,17 +47,38 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
     }
 }
 
-/// Makes clean clones until the pool holds `DBTEST_WARM` of them (or something fails: the pool
-/// is an optimisation, tests clone for themselves without it).
+/// Tests of this process holding a database now, and the most there have been at once: the pool
+/// is refilled to at least that many, so a suite running N tests at once finds N ready.
+static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
+static PEAK: AtomicU32 = AtomicU32::new(0);
+
+/// A test of this process got a database.
+pub(crate) fn started() {
+    let now = IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+/// A test of this process let its database go.
+pub(crate) fn ended() {
+    IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Makes clean clones until the pool holds `DBTEST_WARM` of them, or as many as this process has
+/// run tests at once (never more than `DBTEST_WARM_MAX`); stops at the first failure: the pool is
+/// an optimisation, tests clone for themselves without it.
 async fn fill(settings: &'static Settings, template: &Template) {
-    for _ in 0..settings.warm.min(settings.warm_max) {
+    let target = settings
+        .warm
+        .max(PEAK.load(Ordering::Relaxed))
+        .min(settings.warm_max);
+    for _ in 0..target {
         let Ok(mut conn) = db::connect(settings, None).await else {
             return;
         };
         let ready = registry::ready_count(&mut conn, &template.name).await;
         db::close(conn).await;
         match ready {
-            Ok(n) if n < i64::from(settings.warm) => {}
+            Ok(n) if n < i64::from(target) => {}
             _ => return,
         }
         let name = naming::test_db_name(&template.name, "");

@@ -1,0 +1,8 @@
+CREATE TABLE tax_rates (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    country_id BIGINT UNSIGNED NOT NULL,
+    name VARCHAR(50) NOT NULL,
+    rate_bp INT NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT fk_tax_rates_country_id FOREIGN KEY (country_id) REFERENCES countries (id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;

@@ -1,0 +1,1 @@
+INSERT INTO currencies (code, name, decimals) VALUES ('USD', 'US dollar', 2), ('EUR', 'Euro', 2), ('GBP', 'Pound sterling', 2), ('JPY', 'Yen', 0), ('SEK', 'Swedish krona', 2), ('NOK', 'Norwegian krone', 2), ('DKK', 'Danish krone', 2), ('PLN', 'Zloty', 2), ('CAD', 'Canadian dollar', 2), ('AUD', 'Australian dollar', 2);

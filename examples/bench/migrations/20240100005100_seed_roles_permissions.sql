@@ -1,0 +1,3 @@
+INSERT INTO roles (name) VALUES ('owner'), ('admin'), ('member'), ('viewer');
+INSERT INTO permissions (code) VALUES ('projects.read'), ('projects.write'), ('tasks.read'), ('tasks.write'), ('billing.read'), ('billing.write'), ('users.read'), ('users.write'), ('settings.read'), ('settings.write'), ('reports.read'), ('api.manage');
+INSERT INTO role_permissions (role_id, permission_id) SELECT r.id, p.id FROM roles r JOIN permissions p WHERE r.name IN ('owner', 'admin') OR (r.name = 'member' AND p.code LIKE '%.read') OR (r.name = 'member' AND p.code = 'tasks.write') OR (r.name = 'viewer' AND p.code IN ('projects.read', 'tasks.read'));

@@ -1,0 +1,1 @@
+ALTER TABLE notifications ADD KEY notifications_unread (user_id, read_at);

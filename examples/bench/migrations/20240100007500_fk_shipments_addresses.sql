@@ -1,0 +1,1 @@
+ALTER TABLE shipments ADD CONSTRAINT fk_shipments_address_id FOREIGN KEY (address_id) REFERENCES addresses (id);

@@ -1,0 +1,469 @@
+//! The benchmark: the suite of `examples/bench` (a 79-migration, 47-table, 72-foreign-key schema;
+//! 24 tests that read seed data and write a few rows) on one server, in one run, under
+//!
+//! - `#[sqlx::test]` (every test runs every migration),
+//! - `#[db_test]` with clone + drop (`DBTEST_REUSE=never`, no warm pool),
+//! - `#[db_test]`'s default, fastest mode (reset instead of drop, warm pool),
+//!
+//! cold (no template, no pool) and warm, at 1, 2 and 8 test threads and under `cargo nextest`.
+//! It prints suite wall times, per-test acquisition latency (p50/p95: from the test's start to its
+//! body, recorded by the runtime through `DBTEST_TIMINGS`) and the ratios; then the floor for
+//! cloning (the template's DDL replayed in one request) against a fresh clone, and 16 processes
+//! started at once on a cold template against one migration run plus 16 clones.
+//!
+//! ```text
+//! scripts/with-mariadb cargo run --release -p dbtest-tests --example bench_report
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, MySqlConnection, Row};
+
+const SCRATCH: &str = "sqlxbench_scratch";
+const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench");
+
+fn main() {
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("set DBTEST_DATABASE_URL (scripts/with-mariadb does)");
+    let base = server_url(&url);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt
+        .block_on(MySqlConnection::connect(&base))
+        .expect("connect");
+    let version: String = rt
+        .block_on(
+            sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)").fetch_one(&mut conn),
+        )
+        .unwrap();
+    println!(
+        "server: {version}; machine: {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let dbtest_bin = test_binary(&[]);
+    let sqlx_bin = test_binary(&["--features", "sqlx-test"]);
+    let tests = count_tests(&dbtest_bin);
+    rt.block_on(conn.execute(&*format!(
+        "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
+    )))
+    .unwrap();
+    let sqlx_url = format!("{base}/{SCRATCH}");
+    let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
+
+    let mut rows: Vec<Row_> = Vec::new();
+    let run =
+        |name: &str, bin: &str, env: &[(&str, &str)], threads: &str| -> (Duration, Vec<Duration>) {
+            let _ = std::fs::remove_file(&timings);
+            let started = Instant::now();
+            let out = Command::new(bin)
+                .args(["-q", "--test-threads", threads])
+                .env_remove("DATABASE_URL")
+                .env_remove("DBTEST_DATABASE_URL")
+                .env("DBTEST_TIMINGS", &timings)
+                .envs(env.iter().copied())
+                .current_dir(BENCH_DIR)
+                .output()
+                .expect("run the suite");
+            let wall = started.elapsed();
+            assert!(
+                out.status.success(),
+                "{name} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (wall, acquisitions(&timings))
+        };
+
+    let dbtest_env = |extra: &[(&'static str, &'static str)]| {
+        let mut env: Vec<(&str, String)> = vec![("DBTEST_DATABASE_URL", base.clone())];
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env
+    };
+
+    // #[sqlx::test]: no cold/warm, it migrates every time.
+    let sqlx_env = vec![("DATABASE_URL", sqlx_url.clone())];
+    for threads in ["1", "2", "8"] {
+        let (wall, _) = run("sqlx::test", &sqlx_bin, &as_refs(&sqlx_env), threads);
+        rows.push(Row_::new("#[sqlx::test]", "-", threads, wall, &[], tests));
+    }
+    let (wall, per_test) = nextest(&[("DATABASE_URL", &sqlx_url)], &["--features", "sqlx-test"]);
+    rows.push(Row_::new(
+        "#[sqlx::test]",
+        "-",
+        "nextest",
+        wall,
+        &per_test,
+        tests,
+    ));
+
+    for (mode, extra) in [
+        (
+            "db_test clone+drop",
+            vec![("DBTEST_REUSE", "never"), ("DBTEST_WARM", "0")],
+        ),
+        ("db_test reset+pool", vec![]),
+    ] {
+        let env = dbtest_env(&extra);
+        forget_bench_template(&rt, &mut conn);
+        let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), "2");
+        rows.push(Row_::new(mode, "cold", "2", wall, &acq, tests));
+        for threads in ["1", "2", "8"] {
+            let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), threads);
+            rows.push(Row_::new(mode, "warm", threads, wall, &acq, tests));
+        }
+        let _ = std::fs::remove_file(&timings);
+        let mut nx_env = as_refs(&env);
+        let timings_s = timings.to_string_lossy().into_owned();
+        nx_env.push(("DBTEST_TIMINGS", &timings_s));
+        let (wall, _) = nextest(&nx_env, &[]);
+        rows.push(Row_::new(
+            mode,
+            "warm",
+            "nextest",
+            wall,
+            &acquisitions(&timings),
+            tests,
+        ));
+    }
+    rt.block_on(conn.execute(&*format!("DROP DATABASE {SCRATCH}")))
+        .unwrap();
+
+    println!("\n{tests} tests; acquisition = from a test's start to its body (p50/p95; for #[sqlx::test] under");
+    println!("nextest, whole-test times; under cargo test it is not observable, shown as wall x threads / tests)\n");
+    println!(
+        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>12}",
+        "mode", "state", "threads", "wall", "acq p50", "acq p95", "vs sqlx"
+    );
+    let sqlx_wall: BTreeMap<String, Duration> = rows
+        .iter()
+        .filter(|r| r.mode == "#[sqlx::test]")
+        .map(|r| (r.threads.clone(), r.wall))
+        .collect();
+    for r in &rows {
+        let ratio = sqlx_wall.get(&r.threads).map_or(String::new(), |s| {
+            format!("{:.1}x", s.as_secs_f64() / r.wall.as_secs_f64())
+        });
+        println!(
+            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>12}",
+            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, ratio
+        );
+    }
+
+    // The floor for cloning: the template's DDL in one request, against a fresh clone.
+    floor_vs_clone(&rt, &mut conn, &dbtest_bin, &base, &timings);
+    // 16 processes at once on a cold template.
+    herd(&rt, &mut conn, &dbtest_bin, &base);
+    let _ = std::fs::remove_file(&timings);
+}
+
+#[allow(non_camel_case_types)]
+struct Row_ {
+    mode: String,
+    state: String,
+    threads: String,
+    wall: Duration,
+    p50: Duration,
+    p95: Duration,
+}
+
+impl Row_ {
+    fn new(
+        mode: &str,
+        state: &str,
+        threads: &str,
+        wall: Duration,
+        acquisitions: &[Duration],
+        tests: usize,
+    ) -> Row_ {
+        let (p50, p95) = if acquisitions.is_empty() {
+            let t: u32 = threads.parse().unwrap_or(1);
+            let mean = wall * t / tests as u32;
+            (mean, mean)
+        } else {
+            (percentile(acquisitions, 50), percentile(acquisitions, 95))
+        };
+        Row_ {
+            mode: mode.into(),
+            state: state.into(),
+            threads: threads.into(),
+            wall,
+            p50,
+            p95,
+        }
+    }
+}
+
+fn as_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn percentile(v: &[Duration], p: usize) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[((v.len() * p).div_ceil(100))
+        .saturating_sub(1)
+        .min(v.len() - 1)]
+}
+
+/// Per-test acquisition times from a DBTEST_TIMINGS file: template + acquire.
+fn acquisitions(path: &Path) -> Vec<Duration> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some(Duration::from_micros(
+                f.get(1)?.parse::<u64>().ok()? + f.get(2)?.parse::<u64>().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// `cargo nextest run -p bench`: wall time, and per-test times from its output.
+fn nextest(env: &[(&str, &str)], extra: &[&str]) -> (Duration, Vec<Duration>) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "bench",
+            "--test",
+            "bench",
+            "--no-fail-fast",
+        ])
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env_remove("DBTEST_DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("cargo nextest");
+    let wall = started.elapsed();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "nextest failed:\n{text}");
+    let per_test = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("PASS ["))
+        .filter_map(|l| l.split('s').next()?.trim().parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .collect();
+    (wall, per_test)
+}
+
+/// Drops the benchmark's template and its warm pool, so the next run starts cold.
+fn forget_bench_template(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection) {
+    let names: Vec<String> = rt
+        .block_on(async {
+            let templates: Vec<String> = sqlx::query_scalar(
+                "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.VIEWS \
+                 WHERE TABLE_NAME = 'project_task_counts' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%'",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut names = Vec::new();
+            for t in templates {
+                let pool: Vec<String> = sqlx::query_scalar(
+                    "SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ?",
+                )
+                .bind(&t)
+                .fetch_all(&mut *conn)
+                .await?;
+                names.extend(pool);
+                names.push(t);
+            }
+            Ok::<_, sqlx::Error>(names)
+        })
+        .unwrap_or_default();
+    for n in names {
+        rt.block_on(conn.execute(&*format!(
+            "DROP DATABASE IF EXISTS `{n}`; DELETE FROM dbtest_registry.databases WHERE name = '{n}'"
+        )))
+        .unwrap();
+    }
+}
+
+fn floor_vs_clone(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut MySqlConnection,
+    bin: &str,
+    base: &str,
+    timings: &Path,
+) {
+    // A fresh clone, measured by the runtime (connection slot, clone request), 24 times.
+    let env = [
+        ("DBTEST_DATABASE_URL", base),
+        ("DBTEST_REUSE", "never"),
+        ("DBTEST_WARM", "0"),
+    ];
+    let _ = std::fs::remove_file(timings);
+    let out = Command::new(bin)
+        .args(["-q", "--test-threads", "1"])
+        .env("DBTEST_TIMINGS", timings)
+        .envs(env)
+        .current_dir(BENCH_DIR)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let clones: Vec<Duration> = std::fs::read_to_string(timings)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Some(Duration::from_micros(l.split('\t').nth(2)?.parse().ok()?)))
+        .collect();
+    // The floor: only the template's DDL (CREATE TABLE/VIEW/TRIGGER), in one request.
+    let template: String = rt
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.VIEWS \
+                 WHERE TABLE_NAME = 'project_task_counts' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%' LIMIT 1",
+            )
+            .fetch_one(&mut *conn),
+        )
+        .unwrap();
+    let script: String = rt
+        .block_on(
+            sqlx::query(&format!("SELECT script FROM `{template}`._dbtest_template"))
+                .fetch_one(&mut *conn),
+        )
+        .map(|r| String::from_utf8_lossy(&r.get::<Vec<u8>, _>(0)).into_owned())
+        .unwrap();
+    let ddl: Vec<&str> = script
+        .split(";\n")
+        .filter(|s| s.starts_with("CREATE") || s.starts_with("SET SESSION foreign_key_checks"))
+        .collect();
+    let mut floor = Vec::new();
+    for i in 0..5 {
+        let db = format!("benchfloor_scratch_{i}");
+        let sql = format!("CREATE DATABASE {db}; USE {db}; {}", ddl.join(";\n"));
+        let started = Instant::now();
+        rt.block_on(sqlx::raw_sql(&sql).execute(&mut *conn))
+            .unwrap();
+        floor.push(started.elapsed());
+        rt.block_on(conn.execute(&*format!("DROP DATABASE {db}")))
+            .unwrap();
+    }
+    let (c, f) = (percentile(&clones, 50), percentile(&floor, 50));
+    println!(
+        "\nclone vs floor: a fresh clone (slot + clone request) median {c:.1?} over {} clones; the template's DDL alone \
+         in one request median {f:.1?} over 5; ratio {:.2} (target <= 1.2)",
+        clones.len(),
+        c.as_secs_f64() / f.as_secs_f64()
+    );
+}
+
+fn herd(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, bin: &str, base: &str) {
+    // One migration run: the migrations alone on a scratch database.
+    let migrator = rt
+        .block_on(sqlx::migrate::Migrator::new(
+            PathBuf::from(BENCH_DIR).join("migrations"),
+        ))
+        .unwrap();
+    rt.block_on(conn.execute(
+        "DROP DATABASE IF EXISTS benchmigrate_scratch; CREATE DATABASE benchmigrate_scratch",
+    ))
+    .unwrap();
+    let mut scratch = rt
+        .block_on(MySqlConnection::connect(&format!(
+            "{base}/benchmigrate_scratch"
+        )))
+        .unwrap();
+    let started = Instant::now();
+    rt.block_on(migrator.run(&mut scratch)).unwrap();
+    let migrate = started.elapsed();
+    drop(scratch);
+    rt.block_on(conn.execute("DROP DATABASE benchmigrate_scratch"))
+        .unwrap();
+
+    forget_bench_template(rt, conn);
+    let timings =
+        std::env::temp_dir().join(format!("dbtest-bench-herd-{}.tsv", std::process::id()));
+    let _ = std::fs::remove_file(&timings);
+    let started = Instant::now();
+    let children: Vec<_> = (0..16)
+        .map(|i| {
+            Command::new(bin)
+                .args(["-q", "--exact", &format!("t{:02}", i)])
+                .env("DBTEST_DATABASE_URL", base)
+                .env("DBTEST_REUSE", "never")
+                .env("DBTEST_WARM", "0")
+                .env("DBTEST_TIMINGS", &timings)
+                .current_dir(BENCH_DIR)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let total = started.elapsed();
+    let clones: Vec<Duration> = std::fs::read_to_string(&timings)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Some(Duration::from_micros(l.split('\t').nth(2)?.parse().ok()?)))
+        .collect();
+    let _ = std::fs::remove_file(&timings);
+    let clone = percentile(&clones, 50);
+    let budget = (migrate + clone * 16).mul_f64(1.2);
+    println!(
+        "16 processes at once, cold template: total {total:.2?}; one migration run {migrate:.2?}, a clone (median) \
+         {clone:.1?}; target (migration + 16 clones + 20%) {budget:.2?}: {}",
+        if total <= budget { "met" } else { "not met" }
+    );
+}
+
+/// `url` without a database path.
+fn server_url(url: &str) -> String {
+    let trimmed = url.split('?').next().unwrap().trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(i) if i > "mysql://".len() => trimmed[..i].to_owned(),
+        _ => trimmed.to_owned(),
+    }
+}
+
+/// Builds the bench crate's test binary with `extra` cargo arguments; returns its path.
+fn test_binary(extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "test",
+            "-p",
+            "bench",
+            "--test",
+            "bench",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .args(extra)
+        .output()
+        .expect("cargo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"name\":\"bench\"") && l.contains("\"kind\":[\"test\"]"))
+        .find_map(|l| {
+            l.split("\"executable\":\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .expect("the bench test binary")
+}
+
+fn count_tests(bin: &str) -> usize {
+    let out = Command::new(bin).args(["--list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.ends_with(": test"))
+        .count()
+}
