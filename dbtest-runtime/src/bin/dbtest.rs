@@ -67,6 +67,7 @@ fn print_list(entries: &[admin::Entry]) {
             }
             ("template", _) if e.owner_gone => "unfinished build".to_owned(),
             ("template", _) => "building".to_owned(),
+            (_, _) if e.ready_s.is_some() && e.owner_gone => "ready (warm pool)".to_owned(),
             (_, _) if e.kept_s.is_some() => format!(
                 "kept {} ago, test {} ({})",
                 age(e.kept_s.unwrap_or(0)),
