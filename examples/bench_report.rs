@@ -20,16 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use dbtest_tests::bench::{count_tests, server_url, test_binary};
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
 const SCRATCH: &str = "sqlxbench_scratch";
 const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench");
 
 fn main() {
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .expect("set DBTEST_DATABASE_URL (scripts/with-mariadb does)");
-    let base = server_url(&url);
+    let base = server_url();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,8 +45,8 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let dbtest_bin = test_binary(&[]);
-    let sqlx_bin = test_binary(&["--features", "sqlx-test"]);
+    let dbtest_bin = test_binary("bench", "bench", &[]);
+    let sqlx_bin = test_binary("bench", "bench", &["--features", "sqlx-test"]);
     let tests = count_tests(&dbtest_bin);
     rt.block_on(conn.execute(&*format!(
         "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
@@ -416,54 +414,4 @@ fn herd(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, bin: &str, bas
          {clone:.1?}; target (migration + 16 clones + 20%) {budget:.2?}: {}",
         if total <= budget { "met" } else { "not met" }
     );
-}
-
-/// `url` without a database path.
-fn server_url(url: &str) -> String {
-    let trimmed = url.split('?').next().unwrap().trim_end_matches('/');
-    match trimmed.rfind('/') {
-        Some(i) if i > "mysql://".len() => trimmed[..i].to_owned(),
-        _ => trimmed.to_owned(),
-    }
-}
-
-/// Builds the bench crate's test binary with `extra` cargo arguments; returns its path.
-fn test_binary(extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "test",
-            "-p",
-            "bench",
-            "--test",
-            "bench",
-            "--no-run",
-            "--message-format=json",
-        ])
-        .args(extra)
-        .output()
-        .expect("cargo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"name\":\"bench\"") && l.contains("\"kind\":[\"test\"]"))
-        .find_map(|l| {
-            l.split("\"executable\":\"")
-                .nth(1)?
-                .split('"')
-                .next()
-                .map(str::to_owned)
-        })
-        .expect("the bench test binary")
-}
-
-fn count_tests(bin: &str) -> usize {
-    let out = Command::new(bin).args(["--list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count()
 }

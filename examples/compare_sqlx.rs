@@ -12,6 +12,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use dbtest_tests::bench::{count_tests, server_url, test_binary};
 use sqlx::{Connection, Executor, MySqlConnection};
 
 const SCRATCH: &str = "sqlxcompare_scratch";
@@ -20,22 +21,10 @@ fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(7, |a| a.parse().expect("ROUNDS is a number"));
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .expect("set DBTEST_DATABASE_URL (scripts/with-mariadb does)");
-    let base = url
-        .trim_end_matches('/')
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
-    let base = match base.rfind('/') {
-        Some(i) if i > "mysql://".len() => base[..i].to_owned(),
-        _ => base,
-    };
+    let base = server_url();
 
-    let dbtest_bin = test_binary(&[]);
-    let sqlx_bin = test_binary(&["--features", "sqlx-test"]);
+    let dbtest_bin = test_binary("bookshop", "shop", &[]);
+    let sqlx_bin = test_binary("bookshop", "shop", &["--features", "sqlx-test"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,39 +95,6 @@ fn main() {
     );
 }
 
-/// Builds the bookshop's `shop` test binary with `extra` cargo arguments and returns its path.
-fn test_binary(extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "test",
-            "-p",
-            "bookshop",
-            "--test",
-            "shop",
-            "--no-run",
-            "--message-format=json",
-        ])
-        .args(extra)
-        .output()
-        .expect("cargo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"name\":\"shop\""))
-        .find_map(|l| {
-            l.split("\"executable\":\"")
-                .nth(1)?
-                .split('"')
-                .next()
-                .map(str::to_owned)
-        })
-        .expect("the shop test binary")
-}
-
 fn run(bin: &str, env: &[(&str, &str)]) -> Duration {
     let started = Instant::now();
     let out = Command::new(bin)
@@ -157,14 +113,6 @@ fn run(bin: &str, env: &[(&str, &str)]) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     took
-}
-
-fn count_tests(bin: &str) -> usize {
-    let out = Command::new(bin).args(["--list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.ends_with(": test"))
-        .count()
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -225,3 +225,70 @@ pub fn announced_database(output: &str) -> Option<String> {
         .and_then(|s| s.split_whitespace().next())
         .map(str::to_owned)
 }
+
+/// Helpers of the benchmark programs in `examples/` (`compare_sqlx`, `bench_report`).
+pub mod bench {
+    use std::process::Command;
+
+    /// The configured server's URL without a database path.
+    pub fn server_url() -> String {
+        let url = std::env::var("DBTEST_DATABASE_URL")
+            .or_else(|_| std::env::var("DATABASE_URL"))
+            .expect("set DBTEST_DATABASE_URL (scripts/with-mariadb does)");
+        let trimmed = url
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        match trimmed.rfind('/') {
+            Some(i) if i > "mysql://".len() => trimmed[..i].to_owned(),
+            _ => trimmed.to_owned(),
+        }
+    }
+
+    /// Builds test target `test` of `package` with `extra` cargo arguments; returns its path.
+    pub fn test_binary(package: &str, test: &str, extra: &[&str]) -> String {
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "test",
+                "-p",
+                package,
+                "--test",
+                test,
+                "--no-run",
+                "--message-format=json",
+            ])
+            .args(extra)
+            .output()
+            .expect("cargo");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let name = format!("\"name\":\"{test}\"");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(&name) && l.contains("\"kind\":[\"test\"]"))
+            .find_map(|l| {
+                l.split("\"executable\":\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("the {test} test binary of {package}"))
+    }
+
+    /// How many tests a libtest binary has.
+    pub fn count_tests(bin: &str) -> usize {
+        let out = Command::new(bin)
+            .args(["--list"])
+            .output()
+            .expect("run the test binary");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .count()
+    }
+}
