@@ -11,7 +11,7 @@ use dbtest_tests::{
     admin, announce_database, announced_database, fingerprint, migrator_from_env, run_id,
 };
 use sqlx::migrate::Migrator;
-use sqlx::{Executor, MySqlConnection, MySqlPool};
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
 
 const DIR_ENV: &str = "DBTEST_RESET_MIGRATIONS";
 const MIX_ENV: &str = "DBTEST_RESET_MIX";
@@ -43,6 +43,13 @@ async fn member_mutates(pool: MySqlPool) -> sqlx::Result<()> {
              DELETE FROM measurements; DELETE FROM lookup_myisam; DELETE FROM _sqlx_migrations; SET FOREIGN_KEY_CHECKS = 1"
         }
         "ddl" => "ALTER TABLE parent ADD COLUMN extra INT NULL",
+        "leak" => {
+            // A connection of the test's own, left open past its end.
+            let conn = MySqlConnection::connect_with(&pool.connect_options()).await?;
+            sqlx::query("INSERT INTO audit_log (what) VALUES ('from my own connection')").execute(&pool).await?;
+            std::mem::forget(conn);
+            "SELECT 1"
+        }
         "read" => "SELECT COUNT(*) FROM parent",
         other => panic!("unknown mix {other}"),
     };
@@ -171,6 +178,9 @@ fn a_reset_database_is_indistinguishable_from_its_template() {
     // DDL: the database is dropped, not reset.
     let ddl_db = run.member("ddl");
     let ddl_dropped = !run.exists(&ddl_db);
+    // A connection the test opened itself is still there: the database is dropped, not reset.
+    let leak_db = run.member("leak");
+    let leak_dropped = !run.exists(&leak_db);
 
     // Clean up this run's template and whatever of it is left in the pool.
     run.rt
@@ -209,6 +219,10 @@ fn a_reset_database_is_indistinguishable_from_its_template() {
         "the DDL test also got the pooled database"
     );
     assert!(ddl_dropped, "after DDL the database is dropped, not reset");
+    assert!(
+        leak_dropped,
+        "with a connection of the test still open, the database is dropped, not reset"
+    );
 }
 
 fn first_difference(

@@ -166,6 +166,18 @@ pub(crate) async fn reset(
     want: &State,
     copies: &BTreeMap<String, String>,
 ) -> Result<bool, sqlx::Error> {
+    // Another session still on the database (a connection the test opened itself and left
+    // open) could write after the reset: not provably clean.
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+    )
+    .bind(db)
+    .fetch_one(&mut *conn)
+    .await?;
+    if others > 0 {
+        tracing::debug!(database = db, "not reset: other sessions still use it");
+        return Ok(false);
+    }
     let schema = schema_digest(conn, db).await?;
     if schema != want.schema {
         tracing::debug!(

@@ -52,7 +52,7 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, |settings, db| {
+        run_with_database(args, true, |settings, db| {
             let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
             (pool.clone(), self(pool))
         })
@@ -65,7 +65,7 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, |settings, db| {
+        run_with_database(args, true, |settings, db| {
             let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
             let test = self;
             let acquire = pool.clone();
@@ -85,8 +85,9 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, |settings, db| {
-            // An empty pool: closing it is a no-op; the test builds its own from these options.
+        run_with_database(args, false, |settings, db| {
+            // An empty pool: closing it is a no-op; the test builds its own from these options
+            // (and its database is dropped after it, never reused: see `reusable`).
             let unused = MySqlPoolOptions::new().connect_lazy_with(connect_options(settings, db));
             (
                 unused,
@@ -136,6 +137,9 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `Debug`.
 fn run_with_database<Fut>(
     args: TestArgs,
+    // False when the test makes connections of its own (from the options it is given): dbtest
+    // cannot tell when those are gone, so the database is never reset for another test.
+    reusable: bool,
     start: impl FnOnce(&Settings, &TestDb) -> (MySqlPool, Fut),
 ) where
     Fut: Future,
@@ -199,7 +203,7 @@ fn run_with_database<Fut>(
                 Keep::Always => Ending::Keep,
                 Keep::Failed if failed => Ending::Keep,
                 // Only a passing test whose connections are all closed can be proven clean.
-                _ if !failed && closed => Ending::Reuse,
+                _ if !failed && closed && reusable => Ending::Reuse,
                 _ => Ending::Drop,
             };
             lease::release(settings, db, ending).await
