@@ -183,8 +183,27 @@ async fn registry_state(db: &str) -> (bool, bool) {
     (row.is_some(), row.is_some_and(|(k,)| k == 1))
 }
 
-/// Serialises the tests that keep databases: `sweep_kept` retires every kept database.
-static KEEPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Serialises the tests that keep databases, across processes too (nextest runs each test in a
+/// process of its own): `sweep_kept` retires every kept database on the server. The lock lives
+/// as long as the connection returned.
+fn keeping() -> (tokio::runtime::Runtime, sqlx::MySqlConnection) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt.block_on(admin());
+    let got: Option<i64> = rt
+        .block_on(
+            sqlx::query_scalar("SELECT GET_LOCK('dbtest_tests_keeping', 120)").fetch_one(&mut conn),
+        )
+        .unwrap();
+    assert_eq!(
+        got,
+        Some(1),
+        "the keeping tests wait for each other at most 120 s"
+    );
+    (rt, conn)
+}
 
 /// Drops a kept database the way the sweep would once it is past DBTEST_KEEP_MAX: by running a
 /// member with `DBTEST_KEEP_MAX=0`.
@@ -199,7 +218,7 @@ fn sweep_kept() {
 
 #[test]
 fn a_failed_test_keeps_its_database_by_default_until_the_sweep_retires_it() {
-    let _serial = KEEPING.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = keeping();
     let out = run_child_with("child_returns_err", true, &[]);
     assert!(!out.success);
     let db = child_db(&out);
@@ -208,7 +227,7 @@ fn a_failed_test_keeps_its_database_by_default_until_the_sweep_retires_it() {
     let line = out
         .stderr
         .lines()
-        .find(|l| l.contains("kept database"))
+        .find(|l| l.contains("dbtest: kept database `"))
         .unwrap_or_else(|| panic!("{}", out.stderr));
     assert!(
         line.contains(&format!(
@@ -235,7 +254,7 @@ fn a_failed_test_keeps_its_database_by_default_until_the_sweep_retires_it() {
 
 #[test]
 fn keep_always_keeps_passing_tests_too() {
-    let _serial = KEEPING.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = keeping();
     let out = run_child_with("child_passes", true, &[("DBTEST_KEEP", "always")]);
     assert!(out.success, "{}", out.stderr);
     let db = child_db(&out);

@@ -35,10 +35,15 @@ fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, Duration) {
     )
 }
 
+/// The test's failure message (not the sweep's report, which a first test may print before it).
 fn the_line(stderr: &str) -> &str {
     stderr
         .lines()
-        .find(|l| l.starts_with("dbtest: "))
+        .find(|l| {
+            l.starts_with("dbtest: ")
+                && !l.starts_with("dbtest: swept ")
+                && !l.starts_with("dbtest: sweep skipped")
+        })
         .unwrap_or_else(|| panic!("no dbtest message in:\n{stderr}"))
 }
 
