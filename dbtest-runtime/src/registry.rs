@@ -158,9 +158,14 @@ pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<boo
 }
 
 /// Records that a process uses template `name` now.
+///
+/// A ready template missing from the registry (the registry was dropped, or the template was
+/// built before it existed) is registered again: its ready marker, written by dbtest alone, shows
+/// it is dbtest's.
 pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "UPDATE {} SET used_at = CURRENT_TIMESTAMP(3) WHERE name = ?",
+        "INSERT INTO {} (name, kind, used_at) VALUES (?, 'template', CURRENT_TIMESTAMP(3)) \
+         ON DUPLICATE KEY UPDATE used_at = CURRENT_TIMESTAMP(3)",
         table()
     ))
     .bind(name)
