@@ -3,12 +3,10 @@
 //! process of the test that checks its message.
 
 use std::process::Command;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, run_id};
-use sqlx::mysql::MySqlConnectOptions;
+use dbtest_tests::{admin, run_id, url_for};
 use sqlx::{Executor, MySqlPool};
 
 #[db_test(migrations = "tests/simple/migrations")]
@@ -112,10 +110,6 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
         .build()
         .unwrap();
     let mut conn = rt.block_on(admin());
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap();
-    let options = MySqlConnectOptions::from_str(&url).unwrap();
     let id = run_id();
     let (user, password) = (
         format!("dbtest_np_{}", &id[id.len() - 8..]),
@@ -125,11 +119,7 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
         "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
     )))
     .expect("this test needs a user that may CREATE USER (scripts/with-mariadb sets one up)");
-    let weak_url = format!(
-        "mysql://{user}:{password}@{}:{}",
-        options.get_host(),
-        options.get_port()
-    );
+    let weak_url = url_for(&user, &password);
     let (ok, stderr, _) = child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
     // The grant the message names is all it takes.
     rt.block_on(conn.execute(&*format!(

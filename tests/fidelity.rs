@@ -3,16 +3,14 @@
 //! does nothing — also when the template was built by another user.
 
 use std::process::Command;
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_template_digest, drop_template, fingerprint, migrator_from_env,
-    only_database_like, run_id, template_digest_in,
+    only_database_like, run_id, template_digest_in, url_for,
 };
 use sqlx::migrate::Migrator;
-use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{Executor, MySqlPool};
 
 const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fidelity/migrations");
@@ -215,30 +213,26 @@ fn a_template_built_by_another_user_clones_faithfully() {
     }
     std::fs::write(dir.join("0006_nonce.sql"), format!("-- run {id}\nDO 0;\n")).unwrap();
 
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap();
-    let options = MySqlConnectOptions::from_str(&url).unwrap();
     let (user, password) = (
         format!("dbtest_fid_{}", &id[id.len() - 8..]),
         format!("pw{id}"),
     );
-    let other_url = format!(
-        "mysql://{user}:{password}@{}:{}",
-        options.get_host(),
-        options.get_port()
-    );
+    let other_url = url_for(&user, &password);
     let mut conn = rt.block_on(admin());
     rt.block_on(conn.execute(&*format!(
         "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'"
     )))
     .expect("this test needs a user that may CREATE USER and GRANT (scripts/with-mariadb sets one up)");
 
-    let member = |url: &str| {
-        let out = Command::new(std::env::current_exe().unwrap())
+    // `None`: this process's own server settings.
+    let member = |url: Option<&str>| {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        if let Some(url) = url {
+            cmd.env("DBTEST_DATABASE_URL", url);
+        }
+        let out = cmd
             .args(["--exact", "member_compares", "--ignored", "--nocapture"])
             .env(DIR_ENV, &dir)
-            .env("DBTEST_DATABASE_URL", url)
             // Fresh clones, no warm pool: the temporary user's databases must not outlive it.
             .env("DBTEST_REUSE", "never")
             .output()
@@ -253,8 +247,8 @@ fn a_template_built_by_another_user_clones_faithfully() {
         )
     };
     // The other user builds the template (and compares its own clone); then this user clones it.
-    let (built_ok, built_out) = member(&other_url);
-    let (cloned_ok, cloned_out) = member(&url);
+    let (built_ok, built_out) = member(Some(&other_url));
+    let (cloned_ok, cloned_out) = member(None);
 
     let digest = template_digest_in(&built_out);
     rt.block_on(async {

@@ -56,6 +56,8 @@ pub(crate) struct Settings {
     pub url_redacted: String,
     /// Whether the URL carries a password (commands printed for the user then ask for it).
     pub has_password: bool,
+    /// The server's TCP address (for the embedded server: its loopback port).
+    pub tcp: (String, u16),
     pub lock_timeout: Duration,
     pub connect_timeout: Duration,
     pub ddl_timeout: Duration,
@@ -126,10 +128,50 @@ impl Settings {
 
     /// Reads settings through `env`, so tests can supply their own environment.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let (var, url) = ["DBTEST_DATABASE_URL", "DATABASE_URL"]
+        let Some((var, url)) = ["DBTEST_DATABASE_URL", "DATABASE_URL"]
             .into_iter()
             .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)))
-            .ok_or(Error::NoUrl)?;
+        else {
+            return Settings::embedded(&env);
+        };
+        Settings::with_server(&env, var, url)
+    }
+
+    /// No URL: the embedded server (unless `DBTEST_EMBEDDED=never`).
+    fn embedded(env: &impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+        if env("DBTEST_EMBEDDED").as_deref() == Some("never") {
+            return Err(Error::NoUrl);
+        }
+        let idle = duration(env, "DBTEST_SERVER_IDLE", crate::server::DEFAULT_IDLE)?;
+        let server = crate::server::ensure(idle)?;
+        if let Some(initialised) = server.started {
+            crate::server::announce(&format!(
+                "dbtest: started an embedded server (pid {}, socket {}, port {}) in {:.0?}{}; it stops after {idle:?} \
+                 without tests (DBTEST_SERVER_IDLE)",
+                server.pid,
+                server.socket.display(),
+                server.port,
+                server.took,
+                if initialised { ", data directory initialised" } else { "" },
+            ));
+        }
+        let connect = MySqlConnectOptions::new()
+            .socket(&server.socket)
+            .username("root")
+            .disable_statement_logging();
+        let mut settings =
+            Settings::with_server(env, "DBTEST_DATABASE_URL", "mysql://root@localhost".into())?;
+        settings.url_redacted = format!("the embedded server (socket {})", server.socket.display());
+        settings.tcp = ("127.0.0.1".into(), server.port);
+        settings.connect = connect;
+        Ok(settings)
+    }
+
+    fn with_server(
+        env: &impl Fn(&str) -> Option<String>,
+        var: &'static str,
+        url: String,
+    ) -> Result<Settings, Error> {
         let url_redacted = redact_url(&url);
         // sqlx's MySQL options take any scheme; a `postgres://` URL left in DATABASE_URL by another
         // project must not be tried as MySQL.
@@ -152,6 +194,7 @@ impl Settings {
             // log lines would repeat every clone script.
             .disable_statement_logging();
         Ok(Settings {
+            tcp: (connect.get_host().to_owned(), connect.get_port()),
             connect,
             has_password: url_redacted != url,
             url_redacted,
@@ -367,7 +410,7 @@ mod tests {
 
     #[test]
     fn missing_url_says_what_to_set() {
-        let e = Settings::from_env(env(&[])).unwrap_err();
+        let e = Settings::from_env(env(&[("DBTEST_EMBEDDED", "never")])).unwrap_err();
         assert!(e.to_string().contains("DBTEST_DATABASE_URL"), "{e}");
     }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 pub enum Error {
     /// No server is configured.
     #[error(
-        "no database server configured: set DBTEST_DATABASE_URL (or DATABASE_URL), \
-         e.g. DBTEST_DATABASE_URL=mysql://root@127.0.0.1:3306"
+        "no database server configured and the embedded server is off (DBTEST_EMBEDDED=never): set \
+         DBTEST_DATABASE_URL (or DATABASE_URL), e.g. DBTEST_DATABASE_URL=mysql://root@127.0.0.1:3306"
     )]
     NoUrl,
 

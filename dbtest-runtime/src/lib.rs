@@ -25,6 +25,7 @@ mod naming;
 mod registry;
 mod reset;
 mod run;
+pub mod server;
 mod snapshot;
 mod sweep;
 mod template;
@@ -68,6 +69,17 @@ pub mod admin {
         let settings = settings()?;
         list().await?;
         sweep::sweep(settings, sweep::Mode::All).await
+    }
+
+    /// Connection options for the server the tests use (from the URL, or the embedded server,
+    /// which this starts if need be), with no default database.
+    pub fn connect_options() -> Result<sqlx::mysql::MySqlConnectOptions, Error> {
+        Ok(settings()?.connect.clone())
+    }
+
+    /// The TCP address of that server (for the embedded server, its loopback port).
+    pub fn tcp_address() -> Result<(String, u16), Error> {
+        Ok(settings()?.tcp.clone())
     }
 
     fn settings() -> Result<&'static Settings, Error> {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use sqlx::{Connection, Executor, MySqlConnection};
+use sqlx::{Executor, MySqlConnection};
 
 fn dbtest(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dbtest"))
@@ -18,10 +18,12 @@ fn dbtest(args: &[&str]) -> (bool, String, String) {
 }
 
 async fn admin() -> MySqlConnection {
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap();
-    MySqlConnection::connect(&url).await.unwrap()
+    use sqlx::ConnectOptions;
+    dbtest_runtime::admin::connect_options()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 async fn exists(conn: &mut MySqlConnection, db: &str) -> bool {

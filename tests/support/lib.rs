@@ -135,15 +135,18 @@ pub async fn only_database_like(conn: &mut MySqlConnection, prefix: &str) -> Str
     text(&rows[0], 0)
 }
 
-/// A connection to the configured server, with no default database.
+/// A connection to the configured server (or the embedded one), with no default database.
 pub async fn admin() -> MySqlConnection {
-    use sqlx::Connection;
-    let url = std::env::var("DBTEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .expect("set DBTEST_DATABASE_URL (see README)");
-    MySqlConnection::connect(&url)
-        .await
-        .expect("connect to the test server")
+    use sqlx::ConnectOptions;
+    let options = dbtest_runtime::admin::connect_options().expect("a server (see README)");
+    options.connect().await.expect("connect to the test server")
+}
+
+/// `mysql://user:password@host:port` of the test server, for a child process that must connect
+/// as another user.
+pub fn url_for(user: &str, password: &str) -> String {
+    let (host, port) = dbtest_runtime::admin::tcp_address().expect("a server (see README)");
+    format!("mysql://{user}:{password}@{host}:{port}")
 }
 
 /// A short id unique to this call (process, moment and a counter), for names of one test run.

@@ -11,11 +11,12 @@ use std::process::ExitCode;
 
 use dbtest_runtime::admin;
 
-const USAGE: &str = "usage: dbtest list | dbtest gc | dbtest clean --all
+const USAGE: &str = "usage: dbtest list | gc | clean --all | server status | server stop
   list         templates and test databases on the server (owner alive or gone, kept)
   gc           drop orphaned test databases, kept ones past DBTEST_KEEP_MAX/DBTEST_KEEP_TTL,
                templates unused for DBTEST_TEMPLATE_TTL and builds that died
   clean --all  drop every dbtest database whose owner is gone, templates included
+  server status|stop  the embedded server (used when no URL is set): show it, or stop it now
 The server comes from DBTEST_DATABASE_URL (or DATABASE_URL).";
 
 fn main() -> ExitCode {
@@ -31,6 +32,38 @@ fn main() -> ExitCode {
             .map(|entries| print_list(&entries)),
         ["gc"] => rt.block_on(admin::gc()).map(|r| print_report(&r)),
         ["clean", "--all"] => rt.block_on(admin::clean_all()).map(|r| print_report(&r)),
+        ["server", "status"] => {
+            let base = dbtest_runtime::server::base_dir();
+            match dbtest_runtime::server::read_state(&base) {
+                Some(r) => println!(
+                    "embedded server: pid {}, port {}, socket {}, {} (directory {})",
+                    r.pid,
+                    r.port,
+                    r.socket.display(),
+                    if dbtest_runtime::server::alive(&r) {
+                        "running"
+                    } else {
+                        "not answering"
+                    },
+                    base.display()
+                ),
+                None => println!("no embedded server running (directory {})", base.display()),
+            }
+            Ok(())
+        }
+        ["server", "stop"] => {
+            let base = dbtest_runtime::server::base_dir();
+            dbtest_runtime::server::stop(&base).map(|stopped| {
+                println!(
+                    "{}",
+                    if stopped {
+                        "embedded server stopped"
+                    } else {
+                        "no embedded server was running"
+                    }
+                )
+            })
+        }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,483 @@
+//! The embedded throwaway server, used when no URL is configured: the server binary itself
+//! (`mariadbd` or `mysqld`) started on a unix socket in a private directory — on tmpfs when there
+//! is one — from a data directory initialised once per server version and cached.
+//!
+//! One server serves every test process of a run: the first process starts it under a lock file;
+//! the others find it through a state file and check it is alive (a dead one is replaced). Each
+//! process holds a shared lock on `users.lock` for as long as it lives; a small watchdog shuts the
+//! server down and removes its directory once nobody has held that lock for `DBTEST_SERVER_IDLE`.
+//!
+//! ```text
+//! $DBTEST_SERVER_DIR (default /dev/shm/dbtest-<uid>, else $TMPDIR/dbtest-<uid>)
+//!   start.lock    exclusive while a process starts or stops the server
+//!   users.lock    shared by every process using the server
+//!   state         "<pid> <port> <socket>" of the running server
+//!   cache/<ver>/  an initialised data directory, per server version, kept
+//!   instance/     the running server's data directory, socket and log; removed at shutdown
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// Default idle period after which the embedded server shuts down.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+
+/// A running embedded server.
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// The server process.
+    pub pid: u32,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    /// Its unix socket (dbtest connects through it, as `root`, no password).
+    pub socket: PathBuf,
+    /// How long getting it took in this process (start, or finding the running one).
+    pub took: Duration,
+    /// Whether this process started it (and whether it initialised the data directory first).
+    pub started: Option<bool>,
+}
+
+fn fail(reason: impl Into<String>) -> Error {
+    Error::Server {
+        action: "starting the embedded server (no DBTEST_DATABASE_URL or DATABASE_URL is set)"
+            .into(),
+        reason: reason.into(),
+    }
+}
+
+/// The directory of the embedded server.
+pub fn base_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DBTEST_SERVER_DIR") {
+        return PathBuf::from(dir);
+    }
+    let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let shm = Path::new("/dev/shm");
+    let parent = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    parent.join(format!("dbtest-{uid}"))
+}
+
+/// The embedded server: the running one, or a new one. Also makes this process one of its users
+/// (until it exits).
+pub(crate) fn ensure(idle: Duration) -> Result<Running, Error> {
+    let started_at = Instant::now();
+    let base = base_dir();
+    fs::create_dir_all(&base)
+        .map_err(|e| fail(format!("cannot create {}: {e}", base.display())))?;
+    let start_lock = lock_file(&base.join("start.lock"))?;
+    start_lock
+        .lock()
+        .map_err(|e| fail(format!("cannot lock {}/start.lock: {e}", base.display())))?;
+
+    // A user from now until this process ends: the watchdog never stops a server in use.
+    static USER: OnceLock<File> = OnceLock::new();
+    if USER.get().is_none() {
+        let users = lock_file(&base.join("users.lock"))?;
+        users
+            .lock_shared()
+            .map_err(|e| fail(format!("cannot lock {}/users.lock: {e}", base.display())))?;
+        let _ = USER.set(users);
+    }
+
+    if let Some(mut running) = read_state(&base).filter(alive) {
+        running.took = started_at.elapsed();
+        return Ok(running);
+    }
+    let mut running = start(&base, idle)?;
+    running.took = started_at.elapsed();
+    drop(start_lock);
+    Ok(running)
+}
+
+fn lock_file(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))
+}
+
+/// The server of the state file in `base`, if any.
+pub fn read_state(base: &Path) -> Option<Running> {
+    let text = fs::read_to_string(base.join("state")).ok()?;
+    let mut parts = text.trim().splitn(3, ' ');
+    Some(Running {
+        pid: parts.next()?.parse().ok()?,
+        port: parts.next()?.parse().ok()?,
+        socket: PathBuf::from(parts.next()?),
+        took: Duration::ZERO,
+        started: None,
+    })
+}
+
+/// Whether the server's process exists and its socket answers.
+pub fn alive(r: &Running) -> bool {
+    Path::new(&format!("/proc/{}", r.pid)).exists()
+        && std::os::unix::net::UnixStream::connect(&r.socket).is_ok()
+}
+
+/// Finds the server binary: `DBTEST_MYSQLD`, else `mariadbd`, then `mysqld`, on PATH and in the
+/// usual sbin directories.
+pub fn find_binary() -> Result<PathBuf, Error> {
+    if let Some(bin) = std::env::var_os("DBTEST_MYSQLD") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(fail(format!(
+                "DBTEST_MYSQLD={} is not a file",
+                bin.display()
+            )))
+        };
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    for d in [
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/sbin",
+        "/usr/libexec",
+        "/usr/local/mysql/bin",
+        "/usr/local/bin",
+        "/usr/bin",
+    ] {
+        dirs.push(PathBuf::from(d));
+    }
+    for name in ["mariadbd", "mysqld"] {
+        if let Some(found) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    Err(fail(
+        "no MariaDB or MySQL server binary found (looked for mariadbd and mysqld on PATH and in the sbin \
+         directories); install one (Debian: apt-get install mariadb-server), point DBTEST_MYSQLD at one, \
+         or set DBTEST_DATABASE_URL to a running server",
+    ))
+}
+
+fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
+    let bin = find_binary()?;
+    let version = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let key: String = version
+        .split_whitespace()
+        .skip_while(|w| *w != "Ver")
+        .nth(1)
+        .unwrap_or("unknown")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mariadb = version.contains("MariaDB");
+    let run_as = if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0 {
+        Some(unprivileged_user()?)
+    } else {
+        None
+    };
+
+    // A replaced server: end what is left of it.
+    if let Some(old) = read_state(base) {
+        if Path::new(&format!("/proc/{}", old.pid)).exists() {
+            let _ = Command::new("kill")
+                .args(["-9", &old.pid.to_string()])
+                .status();
+        }
+    }
+    let instance = base.join("instance");
+    let _ = fs::remove_dir_all(&instance);
+    let _ = fs::remove_file(base.join("state"));
+
+    let cache = base.join("cache").join(&key);
+    let initialised_now = !cache.join("data").is_dir();
+    if initialised_now {
+        initialise(&bin, mariadb, &cache, run_as.as_ref())?;
+    }
+    copy_dir(&cache.join("data"), &instance.join("data"))
+        .map_err(|e| fail(format!("cannot copy the cached data directory: {e}")))?;
+    if let Some(user) = &run_as {
+        // The server drops to this user: it must reach and own its directory.
+        set_mode(base, 0o711);
+        chown_tree(&instance, user.uid, user.gid);
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| fail(format!("no free loopback port: {e}")))?;
+    let socket = instance.join("mysqld.sock");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--no-defaults");
+    if let Some(user) = &run_as {
+        cmd.arg(format!("--user={}", user.name));
+    }
+    cmd.arg(format!("--datadir={}", instance.join("data").display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!(
+            "--pid-file={}",
+            instance.join("mysqld.pid").display()
+        ))
+        .arg(format!(
+            "--log-error={}",
+            instance.join("error.log").display()
+        ))
+        // Test tuning: nothing here has to survive a crash.
+        .args([
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=128M",
+            "--innodb-log-file-size=16M",
+            "--skip-name-resolve",
+            "--max-connections=300",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own process group: it outlives this process, and signals to this one's group.
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
+    let running = Running {
+        pid: child.id(),
+        port,
+        socket: socket.clone(),
+        took: Duration::ZERO,
+        started: Some(initialised_now),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !alive(&running) {
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            let log = fs::read_to_string(instance.join("error.log")).unwrap_or_default();
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            return Err(fail(format!(
+                "{} did not answer on {} within 30 s; its log ends:\n{}",
+                bin.display(),
+                socket.display(),
+                tail.join("\n")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let state = base.join("state");
+    let tmp = base.join("state.tmp");
+    fs::write(
+        &tmp,
+        format!("{} {} {}\n", running.pid, port, socket.display()),
+    )
+    .and_then(|()| fs::rename(&tmp, &state))
+    .map_err(|e| fail(format!("cannot write {}: {e}", state.display())))?;
+    watchdog(base, running.pid, idle)?;
+    Ok(running)
+}
+
+/// The user the server runs as when we are root (mariadbd refuses root unless told).
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+fn unprivileged_user() -> Result<User, Error> {
+    let wanted = std::env::var("DBTEST_MYSQLD_USER").ok();
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let candidates: Vec<&str> = match &wanted {
+        Some(w) => vec![w.as_str()],
+        None => vec!["mysql", "nobody"],
+    };
+    for name in candidates {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 3 && f[0] == name {
+                if let (Ok(uid), Ok(gid)) = (f[2].parse(), f[3].parse()) {
+                    return Ok(User {
+                        name: name.to_owned(),
+                        uid,
+                        gid,
+                    });
+                }
+            }
+        }
+    }
+    Err(fail("running as root, and no unprivileged user (mysql, nobody) to run the server as; set DBTEST_MYSQLD_USER"))
+}
+
+/// Initialises a data directory into `cache/data` (through a temporary directory, so a half-made
+/// one is never taken for the cache).
+fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) -> Result<(), Error> {
+    let tmp = cache.with_extension("tmp");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
+    if let Some(user) = run_as {
+        if let Some(parent) = tmp.parent() {
+            set_mode(parent, 0o711);
+            if let Some(base) = parent.parent() {
+                set_mode(base, 0o711);
+            }
+        }
+        chown_tree(&tmp, user.uid, user.gid);
+    }
+    let data = tmp.join("data");
+    let mut cmd = if mariadb {
+        let dir = bin.parent().unwrap_or(Path::new("/usr/sbin"));
+        let install = ["mariadb-install-db", "mysql_install_db"]
+            .iter()
+            .flat_map(|n| {
+                [
+                    dir.join(n),
+                    dir.with_file_name("bin").join(n),
+                    PathBuf::from("/usr/bin").join(n),
+                ]
+            })
+            .find(|p| p.is_file())
+            .ok_or_else(|| fail("mariadb-install-db not found next to the server binary"))?;
+        let mut c = Command::new(install);
+        c.arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--innodb-log-file-size=16M",
+            ]);
+        c
+    } else {
+        let mut c = Command::new(bin);
+        c.arg("--no-defaults")
+            .arg("--initialize-insecure")
+            .arg(format!("--datadir={}", data.display()));
+        c
+    };
+    if let Some(user) = run_as {
+        cmd.arg(format!("--user={}", user.name));
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| fail(format!("cannot initialise a data directory: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "initialising a data directory failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    fs::rename(&tmp, cache)
+        .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
+    if let Ok(entries) = fs::read_dir(path) {
+        for e in entries.flatten() {
+            chown_tree(&e.path(), uid, gid);
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+}
+
+/// Starts the watchdog: a shell loop that stops the server once no process has held `users.lock`
+/// for `idle`, and removes its directory. It needs `sh` and util-linux's `flock`.
+fn watchdog(base: &Path, pid: u32, idle: Duration) -> Result<(), Error> {
+    let idle = idle.as_secs().max(1);
+    let script = format!(
+        r#"cd "$0" || exit 0
+quiet=0
+while sleep 1; do
+  [ -d /proc/{pid} ] || exit 0
+  if flock -n -x users.lock true; then quiet=$((quiet+1)); else quiet=0; fi
+  if [ "$quiet" -ge {idle} ]; then
+    flock -x start.lock sh -c 'flock -n -x users.lock true || exit 1
+      kill -TERM {pid}; i=0
+      while [ -d /proc/{pid} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+      rm -rf instance state' && exit 0
+    quiet=0
+  fi
+done"#
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|e| fail(format!("cannot start the idle watchdog (sh): {e}")))
+}
+
+/// Stops the embedded server in `base` now (`dbtest server stop`); false if none was running.
+pub fn stop(base: &Path) -> Result<bool, Error> {
+    let lock = lock_file(&base.join("start.lock"))?;
+    lock.lock()
+        .map_err(|e| fail(format!("cannot lock start.lock: {e}")))?;
+    let Some(r) = read_state(base) else {
+        return Ok(false);
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{}", r.pid));
+    if proc_dir.exists() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &r.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while proc_dir.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = fs::remove_dir_all(base.join("instance"));
+    let _ = fs::remove_file(base.join("state"));
+    Ok(true)
+}
+
+/// Writes `text` to stderr (the one line a first start prints).
+pub(crate) fn announce(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}

@@ -1,0 +1,174 @@
+//! The embedded server, used when no URL is set: two processes starting at once share one server,
+//! a killed server is replaced by the next run, and the server stops by itself after the idle
+//! period. Each test uses a server directory of its own (`DBTEST_SERVER_DIR`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dbtest_runtime::db_test;
+use dbtest_runtime::server;
+use dbtest_tests::run_id;
+use sqlx::MySqlPool;
+
+#[db_test(migrations = "tests/simple/migrations")]
+#[ignore = "started by the tests in this file"]
+async fn member_on_embedded(pool: MySqlPool) {
+    let port: i64 = sqlx::query_scalar("SELECT CAST(@@port AS SIGNED)")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notes, 1, "migrated");
+    println!("EMBEDDED_PORT={port}");
+}
+
+/// A server directory of this test's own, removed (server stopped first) when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new() -> Dir {
+        let shm = PathBuf::from("/dev/shm");
+        let parent = if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = parent.join(format!("dbtest-embedded-test-{}", run_id()));
+        Dir(dir)
+    }
+
+    fn member(&self, idle: &str) -> Command {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "member_on_embedded", "--ignored", "--nocapture"])
+            .env_remove("DBTEST_DATABASE_URL")
+            .env_remove("DATABASE_URL")
+            .env("DBTEST_SERVER_DIR", &self.0)
+            .env("DBTEST_SERVER_IDLE", idle)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn state(&self) -> Option<server::Running> {
+        server::read_state(&self.0)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = server::stop(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn port_of(out: &Output) -> Option<u16> {
+    text(out).lines().find_map(|l| {
+        l.split_once("EMBEDDED_PORT=")
+            .and_then(|(_, p)| p.trim().parse().ok())
+    })
+}
+
+#[test]
+fn two_processes_starting_at_once_share_one_server() {
+    let dir = Dir::new();
+    let (a, b) = (
+        dir.member("60").spawn().unwrap(),
+        dir.member("60").spawn().unwrap(),
+    );
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n---\n{}",
+        text(&a),
+        text(&b)
+    );
+    let starts = [&a, &b]
+        .iter()
+        .filter(|o| text(o).contains("dbtest: started an embedded server"))
+        .count();
+    assert_eq!(
+        starts,
+        1,
+        "exactly one of them starts the server:\n{}\n---\n{}",
+        text(&a),
+        text(&b)
+    );
+    let state = dir.state().expect("a state file");
+    assert_eq!(port_of(&a), Some(state.port));
+    assert_eq!(port_of(&b), Some(state.port));
+    assert!(
+        text(&a).contains("data directory initialised")
+            || text(&b).contains("data directory initialised")
+    );
+}
+
+#[test]
+fn a_killed_server_is_replaced_by_the_next_run() {
+    let dir = Dir::new();
+    let first = dir.member("60").output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let old = dir.state().expect("a state file");
+    Command::new("kill")
+        .args(["-9", &old.pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server::alive(&old) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let next = dir.member("60").output().unwrap();
+    assert!(
+        next.status.success(),
+        "the next run starts a new server:\n{}",
+        text(&next)
+    );
+    let new = dir.state().expect("a state file");
+    assert_ne!(new.pid, old.pid);
+    assert!(
+        text(&next).contains("dbtest: started an embedded server"),
+        "{}",
+        text(&next)
+    );
+    assert!(
+        !text(&next).contains("data directory initialised"),
+        "the cached data directory is reused"
+    );
+}
+
+#[test]
+fn the_server_stops_after_the_idle_period_and_its_directory_goes() {
+    let dir = Dir::new();
+    let out = dir.member("2").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let running = dir.state().expect("a state file");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (dir.state().is_some()
+        || std::path::Path::new(&format!("/proc/{}", running.pid)).exists())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dir.state().is_none(), "the state file is gone");
+    assert!(
+        !dir.0.join("instance").exists(),
+        "the server's directory is removed"
+    );
+    assert!(!server::alive(&running), "the server stopped");
+    assert!(
+        dir.0.join("cache").is_dir(),
+        "the initialised data directory stays cached"
+    );
+}
