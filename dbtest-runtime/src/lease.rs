@@ -329,10 +329,18 @@ pub(crate) async fn release(
                             reset::prepare_session(&mut owner, sweep::server_is_mariadb())
                                 .await
                                 .map_err(fail)?;
-                            if reset::reset(&mut owner, &name, state, &template.copies)
+                            let reset = reset::reset(&mut owner, &name, state, &template.copies)
                                 .await
-                                .map_err(fail)?
-                            {
+                                .map_err(fail)?;
+                            if let Err(why) = reset {
+                                tracing::debug!(database = %name, why, "dropped, not reset");
+                                if matches!(
+                                    std::env::var("DBTEST_LOG").as_deref(),
+                                    Ok("debug" | "trace")
+                                ) {
+                                    eprintln!("dbtest: `{name}` is dropped, not reset: {why}");
+                                }
+                            } else {
                                 registry::mark_ready(&mut owner, &name)
                                     .await
                                     .map_err(fail)?;

@@ -159,24 +159,31 @@ pub(crate) async fn read(conn: &mut MySqlConnection, db: &str) -> Result<State, 
 
 /// Resets `db` (the session's default database) to `template`'s state `want`, copying rows from
 /// `template` with `copies` (per table, the `INSERT … SELECT` of the clone script). Returns
-/// whether `db` is now proven equal to the template; `false` means: drop it.
+/// `Ok(())` when `db` is proven equal to the template, else why not (then: drop it).
 pub(crate) async fn reset(
     conn: &mut MySqlConnection,
     db: &str,
     want: &State,
     copies: &BTreeMap<String, String>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Result<(), &'static str>, sqlx::Error> {
     // Another session still on the database (a connection the test opened itself and left
-    // open) could write after the reset: not provably clean.
-    let others: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
-    )
-    .bind(db)
-    .fetch_one(&mut *conn)
-    .await?;
-    if others > 0 {
-        tracing::debug!(database = db, "not reset: other sessions still use it");
-        return Ok(false);
+    // open) could write after the reset: not provably clean. The test's pool has just closed, and
+    // the server may take a moment to end those sessions: wait for them, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+        )
+        .bind(db)
+        .fetch_one(&mut *conn)
+        .await?;
+        if others == 0 {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(Err("another session still uses it"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let schema = schema_digest(conn, db).await?;
     if schema != want.schema {
@@ -184,7 +191,7 @@ pub(crate) async fn reset(
             database = db,
             "not reset: its schema differs from the template's (DDL)"
         );
-        return Ok(false);
+        return Ok(Err("its schema differs from the template's (DDL)"));
     }
     // Triggers fire while rows are put back and may change other tables; those are put back in the
     // next round. Three rounds without convergence: not provably clean.
@@ -195,7 +202,7 @@ pub(crate) async fn reset(
                 database = db,
                 "not reset: its tables differ from the template's"
             );
-            return Ok(false);
+            return Ok(Err("its tables differ from the template's"));
         }
 
         // Rows in one transaction (one log flush instead of one per statement); counters after it,
@@ -218,7 +225,7 @@ pub(crate) async fn reset(
             }
         }
         if rows.is_empty() && counters.is_empty() {
-            return Ok(true);
+            return Ok(Ok(()));
         }
         let mut sql = vec![
             format!("USE {}", ident(db)),
@@ -234,7 +241,9 @@ pub(crate) async fn reset(
         sql.push("SET SESSION foreign_key_checks = @dbtest_fkc".into());
         sqlx::raw_sql(&sql.join(";\n")).execute(&mut *conn).await?;
     }
-    Ok(false)
+    Ok(Err(
+        "it did not settle to the template's state in three rounds (triggers?)",
+    ))
 }
 
 #[cfg(test)]

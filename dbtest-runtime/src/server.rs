@@ -215,6 +215,9 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     }
     copy_dir(&cache.join("data"), &instance.join("data"))
         .map_err(|e| fail(format!("cannot copy the cached data directory: {e}")))?;
+    // A temporary directory of its own: servers sharing one remove each other's temporary files.
+    fs::create_dir_all(instance.join("tmp"))
+        .map_err(|e| fail(format!("cannot create a tmpdir: {e}")))?;
     if let Some(user) = &run_as {
         // The server drops to this user: it must reach and own its directory.
         set_mode(base, 0o711);
@@ -243,6 +246,7 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
             "--log-error={}",
             instance.join("error.log").display()
         ))
+        .arg(format!("--tmpdir={}", instance.join("tmp").display()))
         // Test tuning: nothing here has to survive a crash.
         .args([
             "--innodb-flush-log-at-trx-commit=0",
@@ -335,7 +339,10 @@ fn unprivileged_user() -> Result<User, Error> {
 /// Initialises a data directory into `cache/data` (through a temporary directory, so a half-made
 /// one is never taken for the cache).
 fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) -> Result<(), Error> {
-    let tmp = cache.with_extension("tmp");
+    // (Not `with_extension`: the version in the name has dots.)
+    let mut tmp_name = cache.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = cache.with_file_name(tmp_name);
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
     if let Some(user) = run_as {

@@ -40,11 +40,18 @@ async fn exists(conn: &mut MySqlConnection, db: &str) -> bool {
 #[test]
 fn usage_and_refusals() {
     let (ok, out, _) = dbtest(&["--help"]);
-    assert!(ok && out.contains("dbtest clean --all"), "{out}");
+    assert!(
+        ok && out.contains("clean --all") && out.contains("server status|stop"),
+        "{out}"
+    );
     let (ok, _, err) = dbtest(&["clean"]);
     assert!(!ok && err.contains("say `dbtest clean --all`"), "{err}");
     let (ok, _, err) = dbtest(&["frobnicate"]);
-    assert!(!ok && err.starts_with("usage: dbtest list"), "{err}");
+    assert!(
+        !ok && err
+            .starts_with("usage: dbtest list | gc | clean --all | server status | server stop"),
+        "{err}"
+    );
 }
 
 #[test]
