@@ -144,3 +144,26 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
     );
     assert!(!stderr.contains(&password), "{stderr}");
 }
+
+#[test]
+fn a_missing_server_binary_says_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("dbtest-nobin-{}", run_id()));
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "member", "--ignored", "--nocapture"])
+        .env_remove("DBTEST_DATABASE_URL")
+        .env_remove("DATABASE_URL")
+        .env("DBTEST_SERVER_DIR", &dir)
+        .env("DBTEST_MYSQLD", "/no/such/mariadbd")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    let line = the_line(&stderr);
+    assert!(
+        line.contains(
+            "starting the embedded server (no DBTEST_DATABASE_URL or DATABASE_URL is set)"
+        ) && line.contains("DBTEST_MYSQLD=/no/such/mariadbd is not a file"),
+        "{line}"
+    );
+}
