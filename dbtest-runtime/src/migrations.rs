@@ -66,6 +66,15 @@ pub(crate) struct MigrationSet {
 }
 
 impl MigrationSet {
+    /// How many up migrations the set has.
+    pub fn len(&self) -> usize {
+        self.migrator.map_or(0, |m| {
+            m.iter()
+                .filter(|m| !m.migration_type.is_down_migration())
+                .count()
+        })
+    }
+
     /// Reads the set (for a directory: from disk, once per process).
     pub async fn load(source: Migrations) -> Result<MigrationSet> {
         let (migrator, dir) = match source {

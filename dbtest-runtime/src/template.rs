@@ -226,7 +226,16 @@ async fn build(
                 .into(),
         });
     }
+    let started = std::time::Instant::now();
     let built = build_steps(settings, conn, name, set).await;
+    if built.is_ok() {
+        // The one line a run prints about its template: when it had to build it.
+        crate::server::announce(&format!(
+            "dbtest: built template `{name}` ({} migrations) in {:.0?}",
+            set.len(),
+            started.elapsed()
+        ));
+    }
     if built.is_err() {
         let _ = drop_template(conn, name).await;
     }
