@@ -12,8 +12,18 @@
 //! ```
 //!
 //! The migrations run once per server, into a template database built under a MySQL advisory
-//! lock; each test gets its own clone of the template, and the clone is dropped when the test
-//! ends. See [`db_test`] for the arguments and the README for how it works.
+//! lock; each test gets a clone of the template of its own. After a passing test the clone is
+//! reset to the template's state and returned to a warm pool on the server; after DDL or a
+//! failure it is dropped (a failed test's database is kept by default, `DBTEST_KEEP`).
+//!
+//! ```text
+//! #[db_test] fn ──▶ template (once per server, GET_LOCK) ──▶ clone, or claim from the warm pool
+//!                                                        ──▶ body ──▶ reset + return, drop, or keep
+//! ```
+//!
+//! The server comes from `DBTEST_DATABASE_URL` or `DATABASE_URL`; with neither, dbtest starts a
+//! throwaway server of its own ([`server`]). See [`db_test`] for the arguments, [`admin`] for
+//! inspecting and cleaning a server, and the README for how it works and every setting.
 #![deny(missing_docs)]
 
 mod config;
