@@ -27,6 +27,8 @@ pub enum MigrationsArg {
 /// One fixture: the path `include_str!` reads, relative to the test's source file.
 pub struct Fixture {
     pub path: LitStr,
+    /// Given by name (`fixtures("users")`), so a configured fixtures directory applies.
+    pub by_name: bool,
 }
 
 /// The arguments of one `#[db_test(...)]`.
@@ -190,6 +192,7 @@ fn parse_fixtures(
                             );
                             out.push(Fixture {
                                 path: LitStr::new(&path, name.span()),
+                                by_name: false,
                             });
                         }
                     }
@@ -224,6 +227,7 @@ fn parse_fixtures(
         };
         out.push(Fixture {
             path: LitStr::new(&path, name.span()),
+            by_name: !is_path,
         });
     }
     Ok(())

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::ItemFn;
+use syn::{ItemFn, LitStr};
 
 use crate::args::{Args, Errors, MigrationsArg};
+use crate::config::{Defaults, MigrationsDefault};
 
 /// Expands `#[db_test(attr)] item`, with `manifest_dir` the directory of the crate's Cargo.toml.
 pub fn expand(attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> TokenStream {
@@ -21,16 +22,26 @@ pub fn expand(attr: TokenStream, item: TokenStream, manifest_dir: &Path) -> Toke
         }
     };
     let mut errors = Errors::default();
-    let args = Args::parse(attr, manifest_dir)
+    let defaults = Defaults::load(manifest_dir)
+        .map_err(|e| errors.push(syn::Error::new(Span::call_site(), e)))
+        .unwrap_or_default();
+    let mut args = Args::parse(attr, manifest_dir)
         .map_err(|e| errors.push(e))
         .ok();
     check_signature(&func, &mut errors);
-    if let Some(args) = &args {
+    if let Some(args) = &mut args {
+        // Fixtures given by name come from the configured directory, if there is one.
+        if let Some(dir) = &defaults.fixtures {
+            for f in args.fixtures.iter_mut().filter(|f| f.by_name) {
+                let name = f.path.value().trim_start_matches("fixtures/").to_owned();
+                f.path = LitStr::new(&dir.join(name).to_string_lossy(), f.path.span());
+            }
+        }
         check_args_need_database(&func, args, &mut errors);
         check_fixtures_exist(args, &mut errors);
     }
     match (errors.finish(), args) {
-        (Ok(()), Some(args)) => generate(&func, &args, manifest_dir),
+        (Ok(()), Some(args)) => generate(&func, &args, &defaults, manifest_dir),
         (Err(e), _) => fallback(func.into_token_stream(), e),
         (Ok(()), None) => unreachable!("argument errors are collected"),
     }
@@ -116,7 +127,7 @@ fn check_fixtures_exist(args: &Args, errors: &mut Errors) {
     }
 }
 
-fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
+fn generate(func: &ItemFn, args: &Args, defaults: &Defaults, manifest_dir: &Path) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -132,6 +143,14 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
     let should_panic = attrs.iter().any(|a| a.path().is_ident("should_panic"));
 
     let migrations = match &args.migrations {
+        MigrationsArg::Inferred if inputs.is_empty() => quote!(#private::Migrations::None),
+        MigrationsArg::Inferred if defaults.migrations.is_some() => match &defaults.migrations {
+            Some(MigrationsDefault::Dir(dir)) => {
+                let dir = dir.to_string_lossy().into_owned();
+                quote!(#private::Migrations::Dir(#dir))
+            }
+            _ => quote!(#private::Migrations::None),
+        },
         MigrationsArg::Inferred => {
             let dir = manifest_dir.join("migrations");
             if dir.is_dir() && !inputs.is_empty() {
@@ -155,10 +174,29 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
         quote_spanned!(path.span()=> #private::Fixture { path: #path, contents: ::core::include_str!(#path) })
     });
 
+    let option = |v: Option<TokenStream>| {
+        v.map_or(
+            quote!(::core::option::Option::None),
+            |v| quote!(::core::option::Option::Some(#v)),
+        )
+    };
+    let pool_size = option(defaults.pool_size.map(|n| quote!(#n)));
+    let keep = option(defaults.keep.as_ref().map(|k| quote!(#k)));
+    let url_env = option(defaults.url_env.as_ref().map(|v| quote!(#v)));
+    // The Cargo.toml files the defaults came from: their contents are part of the expansion, so
+    // cargo rebuilds the test when they change.
+    let tracked = defaults.files.iter().map(|f| {
+        let f = f.to_string_lossy().into_owned();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#f);
+        )
+    });
+
     quote! {
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
+            #(#tracked)*
             async fn #name(#inputs) #output #block
 
             // A coercion site: the runtime picks the behaviour from the parameter types.
@@ -170,6 +208,9 @@ fn generate(func: &ItemFn, args: &Args, manifest_dir: &Path) -> TokenStream {
                     migrations: #migrations,
                     fixtures: &[#(#fixtures),*],
                     should_panic: #should_panic,
+                    pool_size: #pool_size,
+                    keep: #keep,
+                    url_env: #url_env,
                 },
             );
         }

@@ -2,6 +2,7 @@
 //! modules. Use it through `dbtest-runtime`, which re-exports and documents it.
 
 mod args;
+mod config;
 mod expand;
 
 use proc_macro::TokenStream;

@@ -126,6 +126,30 @@ impl Settings {
             .map_err(Arc::clone)
     }
 
+    /// The settings of this process for tests whose Cargo.toml names `url_env`: that variable is
+    /// read before `DBTEST_DATABASE_URL`.
+    pub fn get_for(url_env: Option<&'static str>) -> Result<&'static Settings, Arc<Error>> {
+        type Cache = std::collections::HashMap<&'static str, &'static Result<Settings, Arc<Error>>>;
+        static BY_VAR: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+        let Some(var) = url_env else {
+            return Settings::get();
+        };
+        let mut cache = BY_VAR.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = *cache
+            .get_or_insert_with(Cache::new)
+            .entry(var)
+            .or_insert_with(|| {
+                let env = |k: &str| {
+                    let named = (k == "DBTEST_DATABASE_URL")
+                        .then(|| std::env::var(var).ok())
+                        .flatten();
+                    named.or_else(|| std::env::var(k).ok())
+                };
+                Box::leak(Box::new(Settings::from_env(env).map_err(Arc::new)))
+            });
+        entry.as_ref().map_err(Arc::clone)
+    }
+
     /// Reads settings through `env`, so tests can supply their own environment.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
         let Some((var, url)) = ["DBTEST_DATABASE_URL", "DATABASE_URL"]

@@ -37,6 +37,12 @@ pub struct TestArgs {
     pub fixtures: &'static [Fixture],
     /// The test carries `#[should_panic]`: a panic is its success.
     pub should_panic: bool,
+    /// `pool_size` from `[*.metadata.dbtest]` in Cargo.toml (overrides `DBTEST_POOL_SIZE`).
+    pub pool_size: Option<u32>,
+    /// `keep` from Cargo.toml (overrides `DBTEST_KEEP`).
+    pub keep: Option<&'static str>,
+    /// `url_env` from Cargo.toml: a variable read before `DBTEST_DATABASE_URL`.
+    pub url_env: Option<&'static str>,
 }
 
 /// A test database and the connection that owns it.

@@ -52,8 +52,8 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |settings, db| {
-            let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
+        run_with_database(args, true, |settings, db, options| {
+            let pool = options.connect_lazy_with(connect_options(settings, db));
             (pool.clone(), self(pool))
         })
     }
@@ -65,8 +65,8 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |settings, db| {
-            let pool = pool_options(settings).connect_lazy_with(connect_options(settings, db));
+        run_with_database(args, true, |settings, db, options| {
+            let pool = options.connect_lazy_with(connect_options(settings, db));
             let test = self;
             let acquire = pool.clone();
             (pool, async move {
@@ -85,14 +85,11 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, false, |settings, db| {
+        run_with_database(args, false, |settings, db, options| {
             // An empty pool: closing it is a no-op; the test builds its own from these options
             // (and its database is dropped after it, never reused: see `reusable`).
             let unused = MySqlPoolOptions::new().connect_lazy_with(connect_options(settings, db));
-            (
-                unused,
-                self(pool_options(settings), connect_options(settings, db)),
-            )
+            (unused, self(options, connect_options(settings, db)))
         })
     }
 }
@@ -115,9 +112,9 @@ where
 }
 
 /// The pool options of a test: at most `DBTEST_POOL_SIZE` (default 5) connections.
-fn pool_options(settings: &Settings) -> MySqlPoolOptions {
+fn pool_options(settings: &Settings, size: Option<u32>) -> MySqlPoolOptions {
     MySqlPoolOptions::new()
-        .max_connections(settings.pool_size)
+        .max_connections(size.unwrap_or(settings.pool_size))
         .acquire_timeout(settings.connect_timeout)
 }
 
@@ -140,12 +137,12 @@ fn run_with_database<Fut>(
     // False when the test makes connections of its own (from the options it is given): dbtest
     // cannot tell when those are gone, so the database is never reset for another test.
     reusable: bool,
-    start: impl FnOnce(&Settings, &TestDb) -> (MySqlPool, Fut),
+    start: impl FnOnce(&Settings, &TestDb, MySqlPoolOptions) -> (MySqlPool, Fut),
 ) where
     Fut: Future,
     Fut::Output: TestOutcome,
 {
-    let settings = Settings::get().unwrap_or_else(|e| panic!("dbtest: {e}"));
+    let settings = Settings::get_for(args.url_env).unwrap_or_else(|e| panic!("dbtest: {e}"));
     let rt = runtime();
     let started = Instant::now();
     let mut timings = Timings::default();
@@ -173,7 +170,8 @@ fn run_with_database<Fut>(
     let body_started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let _context = rt.enter();
-        let (test_pool, body) = start(settings, &db);
+        let options = pool_options(settings, args.pool_size);
+        let (test_pool, body) = start(settings, &db, options);
         pool = Some(test_pool);
         rt.block_on(body)
     }));
@@ -199,7 +197,13 @@ fn run_with_database<Fut>(
                     );
                 }
             }
-            let ending = match settings.keep {
+            let keep = match args.keep {
+                Some("always") => Keep::Always,
+                Some("never") => Keep::Never,
+                Some(_) => Keep::Failed,
+                None => settings.keep,
+            };
+            let ending = match keep {
                 Keep::Always => Ending::Keep,
                 Keep::Failed if failed => Ending::Keep,
                 // Only a passing test whose connections are all closed can be proven clean.

@@ -11,6 +11,9 @@ fn t() {
             migrations: ::dbtest_runtime::__private::Migrations::None,
             fixtures: &[],
             should_panic: false,
+            pool_size: ::core::option::Option::None,
+            keep: ::core::option::Option::None,
+            url_env: ::core::option::Option::None,
         },
     );
 }

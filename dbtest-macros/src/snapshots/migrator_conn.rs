@@ -13,6 +13,9 @@ pub fn t() {
             ),
             fixtures: &[],
             should_panic: false,
+            pool_size: ::core::option::Option::None,
+            keep: ::core::option::Option::None,
+            url_env: ::core::option::Option::None,
         },
     );
 }

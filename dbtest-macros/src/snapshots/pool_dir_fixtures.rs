@@ -22,6 +22,9 @@ fn lists_users() {
                 },
             ],
             should_panic: false,
+            pool_size: ::core::option::Option::None,
+            keep: ::core::option::Option::None,
+            url_env: ::core::option::Option::None,
         },
     );
 }
