@@ -35,14 +35,13 @@ fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, Duration) {
 
 /// The test's failure message (not the sweep's report, which a first test may print before it).
 fn the_line(stderr: &str) -> &str {
+    // The panic's message: the first `dbtest: ` line after "panicked at" (a run may print other
+    // `dbtest: ` lines before it, about its template, its sweep or its server).
     stderr
         .lines()
-        .find(|l| {
-            l.starts_with("dbtest: ")
-                && !l.starts_with("dbtest: swept ")
-                && !l.starts_with("dbtest: sweep skipped")
-        })
-        .unwrap_or_else(|| panic!("no dbtest message in:\n{stderr}"))
+        .skip_while(|l| !l.contains("panicked at"))
+        .find(|l| l.starts_with("dbtest: "))
+        .unwrap_or_else(|| panic!("no dbtest failure in:\n{stderr}"))
 }
 
 #[test]
