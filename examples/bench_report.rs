@@ -15,12 +15,16 @@
 //! scripts/with-mariadb cargo run --release -p dbtest-tests --example bench_report
 //! ```
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dbtest_tests::bench::{count_tests, server_url, test_binary};
+use dbtest_tests::sql;
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
 const SCRATCH: &str = "sqlxbench_scratch";
@@ -48,9 +52,9 @@ fn main() {
     let dbtest_bin = test_binary("bench", "bench", &[]);
     let sqlx_bin = test_binary("bench", "bench", &["--features", "sqlx-test"]);
     let tests = count_tests(&dbtest_bin);
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
-    )))
+    ))))
     .unwrap();
     let sqlx_url = format!("{base}/{SCRATCH}");
     let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
@@ -129,7 +133,7 @@ fn main() {
             tests,
         ));
     }
-    rt.block_on(conn.execute(&*format!("DROP DATABASE {SCRATCH}")))
+    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
         .unwrap();
 
     println!("\n{tests} tests; acquisition = from a test's start to its body (p50/p95; for #[sqlx::test] under");
@@ -280,9 +284,9 @@ fn forget_bench_template(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnectio
         })
         .unwrap_or_default();
     for n in names {
-        rt.block_on(conn.execute(&*format!(
+        rt.block_on(conn.execute(sql::raw_sql(&format!(
             "DROP DATABASE IF EXISTS `{n}`; DELETE FROM dbtest_registry.databases WHERE name = '{n}'"
-        )))
+        ))))
         .unwrap();
     }
 }
@@ -326,7 +330,7 @@ fn floor_vs_clone(
         .unwrap();
     let script: String = rt
         .block_on(
-            sqlx::query(&format!("SELECT script FROM `{template}`._dbtest_template"))
+            sql::query(&format!("SELECT script FROM `{template}`._dbtest_template"))
                 .fetch_one(&mut *conn),
         )
         .map(|r| String::from_utf8_lossy(&r.get::<Vec<u8>, _>(0)).into_owned())
@@ -340,10 +344,9 @@ fn floor_vs_clone(
         let db = format!("benchfloor_scratch_{i}");
         let sql = format!("CREATE DATABASE {db}; USE {db}; {}", ddl.join(";\n"));
         let started = Instant::now();
-        rt.block_on(sqlx::raw_sql(&sql).execute(&mut *conn))
-            .unwrap();
+        rt.block_on(sql::raw_sql(&sql).execute(&mut *conn)).unwrap();
         floor.push(started.elapsed());
-        rt.block_on(conn.execute(&*format!("DROP DATABASE {db}")))
+        rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {db}"))))
             .unwrap();
     }
     let (c, f) = (percentile(&clones, 50), percentile(&floor, 50));

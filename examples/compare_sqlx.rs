@@ -9,10 +9,14 @@
 //! one migration run); the rest are warm. `#[sqlx::test]` keeps its bookkeeping in a scratch
 //! database that this program creates and drops.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dbtest_tests::bench::{count_tests, server_url, test_binary};
+use dbtest_tests::sql;
 use sqlx::{Connection, Executor, MySqlConnection};
 
 const SCRATCH: &str = "sqlxcompare_scratch";
@@ -32,9 +36,9 @@ fn main() {
     let mut conn = rt
         .block_on(MySqlConnection::connect(&base))
         .expect("connect");
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
-    )))
+    ))))
     .unwrap();
 
     // Cold: without the bookshop's template.
@@ -48,7 +52,7 @@ fn main() {
         )
         .unwrap();
     for t in templates {
-        rt.block_on(conn.execute(&*format!("DROP DATABASE `{t}`")))
+        rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE `{t}`"))))
             .unwrap();
     }
     let cold = run(&dbtest_bin, &[("DBTEST_DATABASE_URL", &base)]);
@@ -75,7 +79,7 @@ fn main() {
             }
         }
     }
-    rt.block_on(conn.execute(&*format!("DROP DATABASE {SCRATCH}")))
+    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
         .unwrap();
 
     let (w, s) = (median(&mut warm), median(&mut sqlx_runs));

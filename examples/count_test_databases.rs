@@ -1,6 +1,11 @@
 //! Prints how many dbtest test databases (`dbtest_db_…`) the configured server holds, not counting
 //! clean ones waiting in the warm pool; CI compares the count before and after the test suite.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
+use dbtest_tests::sql;
+
 use sqlx::{Connection, MySqlConnection};
 
 fn main() {
@@ -27,7 +32,7 @@ fn main() {
         } else {
             ""
         };
-        sqlx::query_scalar(&format!(
+        sql::query_scalar(&format!(
             "SELECT COUNT(*) FROM information_schema.SCHEMATA s WHERE s.SCHEMA_NAME LIKE 'dbtest\\_db\\_%'{not_pooled}"
         ))
         .fetch_one(&mut conn)

@@ -2,6 +2,9 @@
 //! and its owner connection at once (384 connections), against a server with the default
 //! `max_connections` of 151: every test passes, none sees "Too many connections".
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;

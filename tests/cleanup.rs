@@ -2,6 +2,9 @@
 //! failed (the default), and the test's outcome is reported unchanged. The failing tests run as
 //! child processes of the real tests here, which then look at the server.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::Command;
 
 use dbtest_runtime::db_test;

@@ -2,6 +2,9 @@
 //! a killed server is replaced by the next run, and the server stops by itself after the idle
 //! period. Each test uses a server directory of its own (`DBTEST_SERVER_DIR`).
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

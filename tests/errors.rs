@@ -2,11 +2,14 @@
 //! an unreachable server, a user without privileges, a failing fixture. Each case runs as a child
 //! process of the test that checks its message.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, run_id, url_for};
+use dbtest_tests::{admin, run_id, sql, url_for};
 use sqlx::{Executor, MySqlPool};
 
 #[db_test(migrations = "tests/simple/migrations")]
@@ -114,20 +117,20 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
         format!("dbtest_np_{}", &id[id.len() - 8..]),
         format!("pw{id}"),
     );
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
-    )))
+    ))))
     .expect("this test needs a user that may CREATE USER (scripts/with-mariadb sets one up)");
     let weak_url = url_for(&user, &password);
     let (ok, stderr, _) = child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
     // The grant the message names is all it takes.
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO '{user}'@'%'"
-    )))
+    ))))
     .unwrap();
     let (ok_with_grant, stderr_with_grant, _) =
         child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
-    rt.block_on(conn.execute(&*format!("DROP USER '{user}'@'%'")))
+    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP USER '{user}'@'%'"))))
         .unwrap();
     assert!(
         ok_with_grant,

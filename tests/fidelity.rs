@@ -2,13 +2,16 @@
 //! same AUTO_INCREMENT counters; its views read its own tables; running the migrations on it again
 //! does nothing — also when the template was built by another user.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::Command;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_template_digest, drop_template, fingerprint, migrator_from_env,
-    only_database_like, run_id, template_digest_in, url_for,
+    only_database_like, run_id, sql, template_digest_in, url_for,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlPool};
@@ -17,7 +20,7 @@ const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fidelity/mi
 
 /// Who built `template` (its objects' definer), and who runs this test (the clone's).
 async fn owners(pool: &MySqlPool, template: &str) -> (String, String) {
-    let built_by: String = sqlx::query_scalar(&format!(
+    let built_by: String = sql::query_scalar(&format!(
         "SELECT CONVERT(built_by USING utf8mb4) FROM `{template}`._dbtest_template"
     ))
     .fetch_one(pool)
@@ -91,13 +94,13 @@ async fn clone_objects_act_on_the_clone(pool: MySqlPool) -> sqlx::Result<()> {
         let from = db.map(|d| format!("`{d}`.")).unwrap_or_default();
         format!("SELECT CAST(COALESCE(SUM(total), 0) AS CHAR CHARACTER SET utf8mb4) FROM {from}child_totals WHERE parent_id = 3")
     };
-    let before: String = sqlx::query_scalar(&totals(Some(&template)))
+    let before: String = sql::query_scalar(&totals(Some(&template)))
         .fetch_one(&pool)
         .await?;
 
     // The procedure, both triggers and the views, all in the clone.
     sqlx::query("CALL add_child(3, 4)").execute(&pool).await?;
-    let in_clone: String = sqlx::query_scalar(&totals(None)).fetch_one(&pool).await?;
+    let in_clone: String = sql::query_scalar(&totals(None)).fetch_one(&pool).await?;
     assert_eq!(in_clone, "4.00");
     let summary: String =
         sqlx::query_scalar("SELECT CAST(with_tax AS CHAR CHARACTER SET utf8mb4) FROM parent_summary WHERE code = 'mid'").fetch_one(&pool).await?;
@@ -132,7 +135,7 @@ async fn clone_objects_act_on_the_clone(pool: MySqlPool) -> sqlx::Result<()> {
             .await?;
     assert_eq!((id, label.as_str()), (10, "padded"));
 
-    let after: String = sqlx::query_scalar(&totals(Some(&template)))
+    let after: String = sql::query_scalar(&totals(Some(&template)))
         .fetch_one(&pool)
         .await?;
     assert_eq!(before, after, "the template is untouched");
@@ -176,7 +179,7 @@ async fn fingerprint_sees_every_kind_of_difference(pool: MySqlPool) -> sqlx::Res
         ),
     ];
     for (what, change) in changes {
-        sqlx::raw_sql(change).execute(&mut *conn).await?;
+        sql::raw_sql(change).execute(&mut *conn).await?;
         let got = fingerprint(&mut conn, &clone, &me).await;
         assert_ne!(got[what], want[what], "after `{change}`");
     }
@@ -219,9 +222,9 @@ fn a_template_built_by_another_user_clones_faithfully() {
     );
     let other_url = url_for(&user, &password);
     let mut conn = rt.block_on(admin());
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'"
-    )))
+    ))))
     .expect("this test needs a user that may CREATE USER and GRANT (scripts/with-mariadb sets one up)");
 
     // `None`: this process's own server settings.
@@ -256,7 +259,7 @@ fn a_template_built_by_another_user_clones_faithfully() {
             let template = only_database_like(&mut conn, &format!("dbtest\\_tpl\\_{d}")).await;
             drop_template(&mut conn, &template).await;
         }
-        conn.execute(&*format!("DROP USER '{user}'@'%'"))
+        conn.execute(sql::raw_sql(&format!("DROP USER '{user}'@'%'")))
             .await
             .unwrap();
     });

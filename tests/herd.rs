@@ -2,13 +2,16 @@
 //! migrations (counted through a side effect outside the template), and all 16 get working clones
 //! of their own.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, drop_template, migrator_from_env, only_database_like, run_id};
+use dbtest_tests::{admin, drop_template, migrator_from_env, only_database_like, run_id, sql};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlPool};
 
@@ -32,7 +35,7 @@ async fn herd_member(pool: MySqlPool) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO herd_items (name) VALUES ('mine')")
         .execute(&pool)
         .await?;
-    sqlx::query(&format!(
+    sql::query(&format!(
         "INSERT INTO `{probe}`.clones (db, pid) VALUES (DATABASE(), ?)"
     ))
     .bind(std::process::id())
@@ -66,11 +69,11 @@ fn sixteen_processes_build_the_template_once() {
     std::fs::write(dir.join("2_slow.sql"), "DO SLEEP(1);\n").unwrap();
 
     let mut conn = rt.block_on(admin());
-    rt.block_on(conn.execute(&*format!(
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
         "CREATE DATABASE `{probe}`; \
          CREATE TABLE `{probe}`.migration_runs (connection_id BIGINT NOT NULL); \
          CREATE TABLE `{probe}`.clones (db VARCHAR(64) NOT NULL PRIMARY KEY, pid INT NOT NULL)"
-    )))
+    ))))
     .unwrap();
 
     let started = Instant::now();
@@ -117,11 +120,11 @@ fn sixteen_processes_build_the_template_once() {
 
     let (runs, clones, leftovers, template) = rt.block_on(async {
         let runs: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM `{probe}`.migration_runs"))
+            sql::query_scalar(&format!("SELECT COUNT(*) FROM `{probe}`.migration_runs"))
                 .fetch_one(&mut conn)
                 .await
                 .unwrap();
-        let clones: Vec<String> = sqlx::query_scalar(&format!("SELECT db FROM `{probe}`.clones"))
+        let clones: Vec<String> = sql::query_scalar(&format!("SELECT db FROM `{probe}`.clones"))
             .fetch_all(&mut conn)
             .await
             .unwrap();
@@ -145,7 +148,7 @@ fn sixteen_processes_build_the_template_once() {
             None => (0, None),
         };
         // Leave the server as it was: the probe, and this run's one-off template.
-        conn.execute(&*format!("DROP DATABASE `{probe}`"))
+        conn.execute(sql::raw_sql(&format!("DROP DATABASE `{probe}`")))
             .await
             .unwrap();
         if let Some(t) = &template {

@@ -2,13 +2,17 @@
 //! DBTEST_LOCK_TIMEOUT, with an error that names the lock, how long it waited, and who holds it —
 //! instead of hanging; a builder killed mid-migration is replaced by the next process.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
-    admin, announce_template_digest, drop_template, migrator_from_env, run_id, template_digest_in,
+    admin, announce_template_digest, drop_template, migrator_from_env, run_id, sql,
+    template_digest_in,
 };
 use sqlx::migrate::Migrator;
 use sqlx::MySqlPool;
@@ -170,7 +174,7 @@ fn a_builder_killed_mid_migration_is_replaced() {
     ));
     let ready: i64 = rt
         .block_on(
-            sqlx::query_scalar(&format!(
+            sql::query_scalar(&format!(
                 "SELECT COUNT(*) FROM `{template}`._dbtest_template"
             ))
             .fetch_one(&mut conn),

@@ -3,12 +3,15 @@
 //! reset database equals the template's — and the next test gets it from the warm pool; after
 //! DDL it is dropped instead.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::process::Command;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
 use dbtest_tests::{
-    admin, announce_database, announced_database, fingerprint, migrator_from_env, run_id,
+    admin, announce_database, announced_database, fingerprint, migrator_from_env, run_id, sql,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
@@ -85,7 +88,7 @@ impl Run {
 
     fn query_i64(&mut self, sql: &str, db: &str) -> i64 {
         self.rt
-            .block_on(sqlx::query_scalar(sql).bind(db).fetch_one(&mut self.conn))
+            .block_on(sql::query_scalar(sql).bind(db).fetch_one(&mut self.conn))
             .unwrap()
     }
 
@@ -106,7 +109,7 @@ impl Run {
     fn text(&mut self, sql: &str, db: &str) -> String {
         let row = self
             .rt
-            .block_on(sqlx::query(sql).bind(db).fetch_one(&mut self.conn))
+            .block_on(sql::query(sql).bind(db).fetch_one(&mut self.conn))
             .unwrap();
         dbtest_tests::text(&row, 0)
     }
@@ -184,9 +187,9 @@ fn a_reset_database_is_indistinguishable_from_its_template() {
 
     // Clean up this run's template and whatever of it is left in the pool.
     run.rt
-        .block_on(run.conn.execute(&*format!(
+        .block_on(run.conn.execute(sql::raw_sql(&format!(
             "DROP DATABASE IF EXISTS `{template}`; DELETE FROM dbtest_registry.databases WHERE name = '{template}'"
-        )))
+        ))))
         .unwrap();
     let leftovers: Vec<String> = run
         .rt
@@ -198,9 +201,9 @@ fn a_reset_database_is_indistinguishable_from_its_template() {
         .unwrap();
     for db in leftovers {
         run.rt
-            .block_on(run.conn.execute(&*format!(
+            .block_on(run.conn.execute(sql::raw_sql(&format!(
                 "DROP DATABASE IF EXISTS `{db}`; DELETE FROM dbtest_registry.databases WHERE name = '{db}'"
-            )))
+            ))))
             .unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);

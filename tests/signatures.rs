@@ -1,5 +1,8 @@
 //! Every parameter form, return form and argument form `#[db_test]` accepts, against the server.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use dbtest_runtime::db_test;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};

@@ -2,6 +2,9 @@
 //! mid-clone leaves an orphan that the next run removes; a running test's database is never
 //! touched by another run's sweep; a template nobody used for DBTEST_TEMPLATE_TTL is dropped.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, LazyLock};

@@ -2,6 +2,7 @@
 //! advisory lock named after it for its whole life (taken before the database exists), and at
 //! the end dropped — or kept, as `DBTEST_KEEP` says.
 
+use crate::compat;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,7 +158,7 @@ pub(crate) async fn clone_into(
         settings.ddl_timeout,
         "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
         async {
-            sqlx::raw_sql(&sql)
+            compat::raw_sql(&sql)
                 .execute(&mut *owner)
                 .await
                 .map(drop)
@@ -184,7 +185,7 @@ pub(crate) async fn make_ready(settings: &Settings, template: &Template, name: &
         Err(e) => Err(e),
     };
     if made.is_err() {
-        let _ = sqlx::raw_sql(&format!(
+        let _ = compat::raw_sql(&format!(
             "DROP DATABASE IF EXISTS {}; {}",
             ident(name),
             registry::unregister_sql(name)
@@ -212,7 +213,7 @@ async fn claim(
         .filter_map(|n| literal(n))
         .map(|n| format!(" WHEN GET_LOCK({n}, 0) = 1 THEN {n}"))
         .collect();
-    let row = sqlx::query(&format!("SELECT CASE{arms} ELSE NULL END"))
+    let row = compat::query(&format!("SELECT CASE{arms} ELSE NULL END"))
         .fetch_one(&mut *owner)
         .await?;
     let got = db::text(&row, 0)?;
@@ -222,7 +223,7 @@ async fn claim(
         db::release_lock(owner, &name).await?;
         return Ok(None);
     }
-    sqlx::raw_sql(&format!("USE {}", ident(&name)))
+    compat::raw_sql(&format!("USE {}", ident(&name)))
         .execute(&mut *owner)
         .await?;
     Ok(Some(name))
@@ -253,12 +254,12 @@ async fn take_slot(settings: &Settings) -> Result<MySqlConnection> {
     let mut pause = Duration::from_millis(10);
     loop {
         let mut conn = db::connect(settings, None).await?;
-        let got: Option<i64> = sqlx::query_scalar(&try_all)
+        let got: Option<i64> = compat::query_scalar(&try_all)
             .fetch_one(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
         if got.is_some() {
-            sqlx::raw_sql(&format!(
+            compat::raw_sql(&format!(
                 "SET SESSION lock_wait_timeout = {}",
                 settings.ddl_timeout.as_secs().max(1)
             ))
@@ -357,7 +358,7 @@ pub(crate) async fn release(
                 }
                 _ => {}
             }
-            sqlx::raw_sql(&format!(
+            compat::raw_sql(&format!(
                 "DROP DATABASE IF EXISTS {}; {}",
                 ident(&name),
                 registry::unregister_sql(&name)

@@ -1,6 +1,7 @@
 //! A fresh, fully migrated MySQL or MariaDB database for every async test.
 //!
 //! ```no_run
+//! # use dbtest_runtime::sqlx;
 //! use dbtest_runtime::db_test;
 //! use sqlx::MySqlPool;
 //!
@@ -26,6 +27,29 @@
 //! inspecting and cleaning a server, and the README for how it works and every setting.
 #![deny(missing_docs)]
 
+#[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
+compile_error!(
+    "dbtest-runtime: the features `sqlx-0_8` and `sqlx-0_9` are both on, and dbtest must link \
+     the one sqlx your tests link. For sqlx 0.8 write `dbtest-runtime = { version = \"0.1\", \
+     default-features = false, features = [\"sqlx-0_8\"] }` (Cargo unifies features: every \
+     crate of the workspace that depends on dbtest-runtime needs `default-features = false`)."
+);
+#[cfg(not(any(feature = "sqlx-0_8", feature = "sqlx-0_9")))]
+compile_error!(
+    "dbtest-runtime: no sqlx version chosen. Turn on the feature `sqlx-0_9` (the default) or \
+     `sqlx-0_8`, the one matching the sqlx your tests use."
+);
+
+/// The sqlx dbtest links: 0.9 with the feature `sqlx-0_9` (the default), 0.8 with `sqlx-0_8`.
+/// Its types are the ones a `#[db_test]` function receives.
+#[cfg(all(feature = "sqlx-0_8", not(feature = "sqlx-0_9")))]
+pub extern crate sqlx08 as sqlx;
+/// The sqlx dbtest links: 0.9 with the feature `sqlx-0_9` (the default), 0.8 with `sqlx-0_8`.
+/// Its types are the ones a `#[db_test]` function receives.
+#[cfg(feature = "sqlx-0_9")]
+pub extern crate sqlx09 as sqlx;
+
+mod compat;
 mod config;
 mod db;
 mod error;
@@ -102,32 +126,80 @@ pub mod admin {
 
 /// Gives an async test its own database, cloned from a template that was migrated once.
 ///
-/// The test function takes one of:
-/// - `pool: MySqlPool` — a pool of at most `DBTEST_POOL_SIZE` (default 5) connections whose
-///   default database is the test's own;
-/// - `conn: PoolConnection<MySql>` — one connection from such a pool;
-/// - `(opts: MySqlPoolOptions, connect: MySqlConnectOptions)` — to build your own pool;
-/// - nothing — then it is a plain async test, without a database.
+/// `#[db_test]` takes the place of `#[sqlx::test]` (and of `#[tokio::test]`): the function
+/// becomes a `#[test]` that runs on a current-thread Tokio runtime, with a database of its own.
 ///
-/// It may return `()` or `Result<T, E>` with `E: Debug` (an `Err` fails the test).
+/// ```no_run
+/// # use dbtest_runtime::sqlx;
+/// use dbtest_runtime::db_test;
+/// use sqlx::MySqlPool;
+///
+/// #[db_test]
+/// async fn orders_start_empty(pool: MySqlPool) -> sqlx::Result<()> {
+///     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+///         .fetch_one(&pool)
+///         .await?;
+///     assert_eq!(orders, 0);
+///     Ok(())
+/// }
+/// ```
+///
+/// # Parameters
+/// The test function takes one of:
+///
+/// | parameter | what it is |
+/// |---|---|
+/// | `pool: MySqlPool` | a pool of at most `DBTEST_POOL_SIZE` (default 5) connections whose default database is the test's own |
+/// | `conn: PoolConnection<MySql>` | one connection from such a pool |
+/// | `opts: MySqlPoolOptions, connect: MySqlConnectOptions` | to build your own pool or connection; `connect` names the test's database |
+/// | *(none)* | a plain async test, without a database |
+///
+/// These are the types of the sqlx dbtest links ([`sqlx`]): sqlx 0.9 with the
+/// default feature `sqlx-0_9`, sqlx 0.8 with `default-features = false, features = ["sqlx-0_8"]`.
+/// Take the one your crate uses, or the pool will not be the type your code expects.
+///
+/// The function may return `()` or `Result<T, E>` with `E: Debug`; an `Err` fails the test.
+/// Other attributes stay as they are: `#[ignore]`, `#[should_panic]` (then the panic is the
+/// test passing, and its database is not kept as a failed one's is).
 ///
 /// # Arguments
-/// The same as `#[sqlx::test]`'s:
+/// The same as `#[sqlx::test]`'s; a bad argument is a compile error at that argument.
 ///
 /// | argument | meaning |
 /// |---|---|
 /// | *(none)* | migrations from `./migrations` beside `Cargo.toml`, if that directory exists |
 /// | `migrations = "dir"` | migrations from `dir`, relative to `Cargo.toml`'s directory |
 /// | `migrations = false` | no migrations: an empty database |
-/// | `migrator = "path::MIGRATOR"` | a `static` [`sqlx::migrate::Migrator`] (or a `static LazyLock<Migrator>`) |
-/// | `fixtures("a", "b")` | `fixtures/a.sql`, `fixtures/b.sql` next to the test's source file, applied in order |
+/// | `migrator = "path::MIGRATOR"` | a `static` [`Migrator`](sqlx::migrate::Migrator) (or a `static LazyLock<Migrator>`), e.g. from `sqlx::migrate!` |
+/// | `fixtures("a", "b")` | `fixtures/a.sql`, `fixtures/b.sql` next to the test's source file, applied in order after the migrations |
 /// | `fixtures("../dir/a.sql")` | fixture files by path, relative to the test's source file |
 /// | `fixtures(path = "dir", scripts("a", "b"))` | `dir/a.sql`, `dir/b.sql` |
 ///
+/// Migrations are read at run time, once per process, from the directory the macro resolved at
+/// compile time (editing one does not recompile the tests). Binaries run without the source tree
+/// (`cargo nextest archive`) want `migrator = "…"` with `sqlx::migrate!`, which embeds them.
+/// Fixtures are embedded in the test binary (`include_str!`).
+///
+/// ```ignore
+/// // (Not compiled here: the paths are your crate's.)
+/// static MIGRATOR: Migrator = sqlx::migrate!("db/migrations");
+///
+/// // The migrations of `MIGRATOR`, then `fixtures/users.sql` and `fixtures/posts.sql`.
+/// #[db_test(migrator = "MIGRATOR", fixtures("users", "posts"))]
+/// async fn with_seed_data(pool: MySqlPool) { /* … */ }
+///
+/// // Migrations from another directory; fixtures from a directory of your choice.
+/// #[db_test(migrations = "db/legacy", fixtures(path = "../seeds", scripts("big_shop")))]
+/// async fn on_the_legacy_schema(pool: MySqlPool) { /* … */ }
+/// ```
+///
 /// ```no_run
+/// # use dbtest_runtime::sqlx;
 /// use dbtest_runtime::db_test;
+/// use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 /// use sqlx::{pool::PoolConnection, MySql};
 ///
+/// // No migrations at all: an empty database, one connection.
 /// #[db_test(migrations = false)]
 /// async fn starts_empty(mut conn: PoolConnection<MySql>) -> sqlx::Result<()> {
 ///     let tables: i64 = sqlx::query_scalar(
@@ -138,12 +210,48 @@ pub mod admin {
 ///     assert_eq!(tables, 0);
 ///     Ok(())
 /// }
+///
+/// // A pool the test builds itself.
+/// #[db_test(migrations = false)]
+/// async fn own_pool(opts: MySqlPoolOptions, connect: MySqlConnectOptions) -> sqlx::Result<()> {
+///     let pool = opts.max_connections(1).connect_with(connect).await?;
+///     sqlx::query("CREATE TABLE t (id INT PRIMARY KEY)").execute(&pool).await?;
+///     Ok(())
+/// }
 /// ```
+///
+/// # Settings for a whole workspace
+/// `[workspace.metadata.dbtest]` in the workspace's `Cargo.toml` and `[package.metadata.dbtest]`
+/// in a crate's set defaults for every `#[db_test]` below them (the closer file wins; an argument
+/// wins over both); they are read at compile time, and a change recompiles the tests.
+///
+/// ```toml
+/// [workspace.metadata.dbtest]
+/// migrations = "db/migrations"   # relative to this Cargo.toml; or false
+/// fixtures = "db/fixtures"       # where fixtures("name") looks
+/// pool_size = 3                  # connections in a test's pool, instead of DBTEST_POOL_SIZE
+/// keep = "never"                 # instead of DBTEST_KEEP: failed | never | always
+/// url_env = "APP_TEST_DB_URL"    # read before DBTEST_DATABASE_URL and DATABASE_URL
+/// ```
+///
+/// # At run time
+/// The server is `DBTEST_DATABASE_URL`, else `DATABASE_URL` (a `mysql://` URL whose user may
+/// create databases), else a throwaway server dbtest starts itself ([`server`]). Every wait is
+/// bounded (`DBTEST_*_TIMEOUT`); anything that goes wrong fails the test with an [`Error`]'s
+/// message, which says what to do. The README lists every setting.
+///
+/// After the body: a passing test's database is reset to the template's state and waits in a warm
+/// pool for the next test (or dropped, after DDL or with `DBTEST_REUSE=never`); a failed test's is
+/// kept for you to look at, and the test prints how to connect to it (`DBTEST_KEEP`).
 pub use dbtest_macros::db_test;
 
 /// What the expansion of `#[db_test]` calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    /// SQL text built at run time, for either sqlx (the project's own tests use it).
+    pub mod sql {
+        pub use crate::compat::{query, query_scalar, raw_sql};
+    }
     pub use crate::config::redact_url;
     pub use crate::lease::{Fixture, TestArgs};
     pub use crate::migrations::{Migrations, MigratorSource};

@@ -111,7 +111,7 @@ impl MigrationSet {
         let Some(migrator) = self.migrator else {
             return Ok(());
         };
-        migrator.run_direct(conn).await.map_err(|e| match e {
+        migrator.run(&mut *conn).await.map_err(|e| match e {
             MigrateError::ExecuteMigration(source, version) => Error::Migration {
                 template: template.to_owned(),
                 migration: self.describe(migrator, version),

@@ -22,6 +22,7 @@
 //! A row is written in the same request as the `CREATE DATABASE` it describes, and deleted in the
 //! same request as the `DROP DATABASE`.
 
+use crate::compat;
 use sqlx::mysql::MySqlConnection;
 
 use crate::naming::{ident, literal};
@@ -38,7 +39,7 @@ pub fn table() -> String {
 
 /// Creates the registry if it does not exist yet (safe to run from many processes at once).
 pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(&format!(
+    compat::raw_sql(&format!(
         "CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
          CREATE TABLE IF NOT EXISTS {t} (\
            name VARCHAR(64) NOT NULL PRIMARY KEY, \
@@ -76,7 +77,7 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
         .await?;
         if present == 0 {
             let altered =
-                sqlx::raw_sql(&format!("ALTER TABLE {} ADD COLUMN {definition}", table()))
+                compat::raw_sql(&format!("ALTER TABLE {} ADD COLUMN {definition}", table()))
                     .execute(&mut *conn)
                     .await;
             match altered {
@@ -150,7 +151,7 @@ pub fn unregister_sql(name: &str) -> String {
 
 /// Whether `name` is registered.
 pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE name = ?", table()))
+    let n: i64 = compat::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE name = ?", table()))
         .bind(name)
         .fetch_one(conn)
         .await?;
@@ -163,7 +164,7 @@ pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<boo
 /// built before it existed) is registered again: its ready marker, written by dbtest alone, shows
 /// it is dbtest's.
 pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    compat::query(&format!(
         "INSERT INTO {} (name, kind, used_at) VALUES (?, 'template', CURRENT_TIMESTAMP(3)) \
          ON DUPLICATE KEY UPDATE used_at = CURRENT_TIMESTAMP(3)",
         table()
@@ -176,7 +177,7 @@ pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::E
 
 /// Marks test database `name` as kept.
 pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    compat::query(&format!(
         "UPDATE {} SET kept_at = CURRENT_TIMESTAMP(3) WHERE name = ?",
         table()
     ))
@@ -188,7 +189,7 @@ pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
 
 /// Test database `name` is clean and goes to the warm pool: anyone may claim it.
 pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    compat::query(&format!(
         "UPDATE {} SET ready_at = CURRENT_TIMESTAMP(3), test = NULL WHERE name = ?",
         table()
     ))
@@ -200,7 +201,7 @@ pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sq
 
 /// How many clean databases of `template` wait in the warm pool for the current user.
 pub async fn ready_count(conn: &mut MySqlConnection, template: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(&format!(
+    compat::query_scalar(&format!(
         "SELECT COUNT(*) FROM {} WHERE template = ? AND ready_at IS NOT NULL",
         table()
     ))
@@ -216,7 +217,7 @@ pub async fn ready_candidates(
     template: &str,
     n: u32,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query(&format!(
+    compat::query(&format!(
         "SELECT name FROM {} WHERE template = ? AND ready_at IS NOT NULL AND cloned_by = CURRENT_USER() \
          ORDER BY RAND() LIMIT {n}",
         table()
@@ -236,7 +237,7 @@ pub async fn claim(
     name: &str,
     test: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(&format!(
+    let done = compat::query(&format!(
         "UPDATE {} SET ready_at = NULL, test = ?, host = ?, pid = ? WHERE name = ? AND ready_at IS NOT NULL",
         table()
     ))

@@ -7,6 +7,7 @@
 //! (every table, column, index, constraint, partition, view, trigger, routine and event, from
 //! `information_schema`) and each table's `CHECKSUM TABLE` and AUTO_INCREMENT counter.
 
+use crate::compat;
 use std::collections::BTreeMap;
 
 use sqlx::mysql::MySqlConnection;
@@ -70,7 +71,7 @@ pub(crate) async fn prepare_session(
         // MySQL 8 caches information_schema statistics (AUTO_INCREMENT among them) for a day.
         sql.push_str(", information_schema_stats_expiry = 0");
     }
-    sqlx::raw_sql(&sql).execute(conn).await.map(drop)
+    compat::raw_sql(&sql).execute(conn).await.map(drop)
 }
 
 /// The digest of `db`'s schema, with its own name taken out.
@@ -105,7 +106,7 @@ pub(crate) async fn schema_digest(
            FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}\
          ) AS s",
     );
-    let row = sqlx::raw_sql(&sql).fetch_one(conn).await?;
+    let row = compat::raw_sql(&sql).fetch_one(conn).await?;
     Ok(text(&row, 0)?.unwrap_or_default())
 }
 
@@ -136,7 +137,7 @@ pub(crate) async fn table_state(
         .collect::<Vec<_>>()
         .join(", ");
     let prefix = format!("{db}.");
-    for row in sqlx::raw_sql(&format!("CHECKSUM TABLE {list}"))
+    for row in compat::raw_sql(&format!("CHECKSUM TABLE {list}"))
         .fetch_all(&mut *conn)
         .await?
     {
@@ -239,7 +240,9 @@ pub(crate) async fn reset(
         }
         sql.append(&mut counters);
         sql.push("SET SESSION foreign_key_checks = @dbtest_fkc".into());
-        sqlx::raw_sql(&sql.join(";\n")).execute(&mut *conn).await?;
+        compat::raw_sql(&sql.join(";\n"))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(Err(
         "it did not settle to the template's state in three rounds (triggers?)",

@@ -8,6 +8,7 @@
 //! routines and events each under the `sql_mode` and character set they were created with, and
 //! every row copied server-side with `INSERT … SELECT` from the template.
 
+use crate::compat;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::mysql::MySqlConnection;
@@ -109,13 +110,13 @@ pub(crate) async fn read(
         }
     }
     for name in tables.iter().chain(&sequences) {
-        let row = sqlx::query(&format!("SHOW CREATE TABLE {qualifier}{}", ident(name)))
+        let row = compat::query(&format!("SHOW CREATE TABLE {qualifier}{}", ident(name)))
             .fetch_one(&mut *conn)
             .await?;
         out.push(text(&row, 1)?.unwrap_or_default());
     }
     for name in &sequences {
-        let row = sqlx::query(&format!(
+        let row = compat::query(&format!(
             "SELECT next_not_cached_value FROM {qualifier}{}",
             ident(name)
         ))
@@ -154,7 +155,7 @@ pub(crate) async fn read(
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        for row in sqlx::query(&format!(
+        for row in compat::query(&format!(
             "SELECT n, has_rows FROM ({probe}) AS p ORDER BY n"
         ))
         .fetch_all(&mut *conn)
@@ -193,7 +194,7 @@ pub(crate) async fn read(
                 "routine `{name}` is a {kind}, which dbtest cannot clone"
             )));
         }
-        let row = sqlx::query(&format!("SHOW CREATE {kind} {qualifier}{}", ident(&name)))
+        let row = compat::query(&format!("SHOW CREATE {kind} {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         let body = text(&row, 2)?.ok_or_else(|| {
@@ -218,7 +219,7 @@ pub(crate) async fn read(
     .collect::<Result<_, _>>()?;
     let mut view_defs = BTreeMap::new();
     for name in &views {
-        let row = sqlx::query(&format!("SHOW CREATE VIEW {qualifier}{}", ident(name)))
+        let row = compat::query(&format!("SHOW CREATE VIEW {qualifier}{}", ident(name)))
             .fetch_one(&mut *conn)
             .await?;
         view_defs.insert(
@@ -246,7 +247,7 @@ pub(crate) async fn read(
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();
-        let row = sqlx::query(&format!("SHOW CREATE TRIGGER {qualifier}{}", ident(&name)))
+        let row = compat::query(&format!("SHOW CREATE TRIGGER {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         out.set_session(&text(&row, 1)?, &text(&row, 3)?, &text(&row, 4)?, None)?;
@@ -262,7 +263,7 @@ pub(crate) async fn read(
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();
-        let row = sqlx::query(&format!("SHOW CREATE EVENT {qualifier}{}", ident(&name)))
+        let row = compat::query(&format!("SHOW CREATE EVENT {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         out.set_session(&text(&row, 1)?, &text(&row, 4)?, &text(&row, 5)?, text(&row, 2)?.as_deref())?;

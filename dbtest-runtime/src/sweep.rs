@@ -5,6 +5,7 @@
 //! dbtest's own name pattern are considered, and each is dropped only under its own advisory lock,
 //! so a live test's database or a template being built is never touched.
 
+use crate::compat;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +125,7 @@ pub struct Entry {
 
 /// Every registered database, with its owner's liveness.
 pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows = compat::query(&format!(
         "SELECT r.name, r.kind, s.SCHEMA_NAME IS NOT NULL, IS_FREE_LOCK(r.name), \
            TIMESTAMPDIFF(SECOND, r.created_at, NOW(3)), TIMESTAMPDIFF(SECOND, r.kept_at, NOW(3)), \
            TIMESTAMPDIFF(SECOND, r.used_at, NOW(3)), \
@@ -321,14 +322,14 @@ async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool,
         "the sweep only drops dbtest's own databases: `{name}`"
     );
     let lock = literal(name).expect("generated names are plain");
-    let got: Option<i64> = sqlx::query(&format!("SELECT GET_LOCK({lock}, 0)"))
+    let got: Option<i64> = compat::query(&format!("SELECT GET_LOCK({lock}, 0)"))
         .fetch_one(&mut *conn)
         .await?
         .try_get_unchecked(0)?;
     if got != Some(1) {
         return Ok(false);
     }
-    let dropped = sqlx::raw_sql(&format!(
+    let dropped = compat::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {}; {}",
         ident(name),
         registry::unregister_sql(name)

@@ -11,6 +11,7 @@
 //!         write the marker (last), RELEASE_LOCK
 //! ```
 
+use crate::compat;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -128,7 +129,9 @@ async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Opti
         return;
     };
     if let Some(id) = session {
-        let _ = sqlx::query(&format!("KILL {id}")).execute(&mut conn).await;
+        let _ = compat::query(&format!("KILL {id}"))
+            .execute(&mut conn)
+            .await;
     }
     if db::get_lock(&mut conn, name, Duration::from_secs(10), name)
         .await
@@ -148,7 +151,7 @@ async fn drop_template(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
         naming::is_generated(name),
         "refusing to drop `{name}`: not a dbtest name"
     );
-    sqlx::raw_sql(&format!(
+    compat::raw_sql(&format!(
         "DROP DATABASE IF EXISTS {}; {}",
         ident(name),
         registry::unregister_sql(name)
@@ -165,7 +168,7 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
         ident(name),
         ident(MARKER_TABLE)
     );
-    let row = match sqlx::query(&sql).fetch_optional(&mut *conn).await {
+    let row = match compat::query(&sql).fetch_optional(&mut *conn).await {
         Ok(row) => row,
         // Unknown database, unknown table: not built (or not finished).
         Err(e) if matches!(db::server_code(&e), Some(1049 | 1146)) => None,
@@ -263,7 +266,7 @@ async fn build_steps(
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
     // The migrations run on the pinned connection that holds the lock, so a process waiting for
     // the lock sees what the build is doing.
-    sqlx::raw_sql(&format!(
+    compat::raw_sql(&format!(
         "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
         register = registry::register_sql(name, Kind::Template, None, None),
         db = ident(name)
@@ -311,7 +314,7 @@ async fn read_and_mark(
     };
 
     // The marker comes last: a template without it is not ready, whatever else it holds.
-    sqlx::raw_sql(&format!(
+    compat::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
          migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
          built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL, state LONGTEXT NULL) \
@@ -322,7 +325,7 @@ async fn read_and_mark(
     .execute(&mut *conn)
     .await
     .map_err(failed(name, "writing the ready marker"))?;
-    sqlx::query(&format!(
+    compat::query(&format!(
         "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state) \
          VALUES (1, ?, ?, CURRENT_USER(), ?, ?)",
         ident(name),

@@ -1,6 +1,8 @@
 //! The `dbtest` command-line tool against the real server: it lists, it sweeps, and it never
 //! drops a database dbtest did not create — not even one that looks exactly like one of ours.
 
+use dbtest_runtime::__private::sql;
+use dbtest_runtime::sqlx;
 use std::process::Command;
 
 use sqlx::{Executor, MySqlConnection};
@@ -67,8 +69,10 @@ fn list_and_gc_leave_look_alikes_alone() {
         .unwrap();
     let mut conn = rt.block_on(admin());
     for db in lookalikes {
-        rt.block_on(conn.execute(&*format!("CREATE DATABASE IF NOT EXISTS `{db}`")))
-            .unwrap();
+        rt.block_on(conn.execute(sql::raw_sql(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{db}`"
+        ))))
+        .unwrap();
     }
     let (listed, list_out, list_err) = dbtest(&["list"]);
     let (swept, gc_out, gc_err) = dbtest(&["gc"]);
@@ -77,7 +81,7 @@ fn list_and_gc_leave_look_alikes_alone() {
         .map(|db| rt.block_on(exists(&mut conn, db)))
         .collect();
     for db in lookalikes {
-        rt.block_on(conn.execute(&*format!("DROP DATABASE IF EXISTS `{db}`")))
+        rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE IF EXISTS `{db}`"))))
             .unwrap();
     }
     assert!(listed, "{list_err}");

@@ -1,9 +1,15 @@
 //! Helpers for the project's own integration tests.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use std::collections::BTreeMap;
 
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Column, Row};
+
+/// sqlx 0.9 takes SQL text built at run time only as `AssertSqlSafe`; these take it from either sqlx.
+pub use dbtest_runtime::__private::sql;
 
 /// A normalised description of everything in database `db` a test could observe: the definition
 /// of every table, column, index, constraint, partition, view, trigger, routine and event, each
@@ -56,7 +62,7 @@ pub async fn fingerprint(
     ];
     let mut out = BTreeMap::new();
     for (table, schema_col) in SOURCES {
-        let rows = sqlx::raw_sql(&format!(
+        let rows = sql::raw_sql(&format!(
             "SELECT * FROM information_schema.{table} WHERE {schema_col} = '{db}'"
         ))
         .fetch_all(&mut *conn)
@@ -86,7 +92,7 @@ pub async fn fingerprint(
         lines.sort();
         out.insert(table.to_owned(), lines);
     }
-    let tables: Vec<String> = sqlx::raw_sql(&format!(
+    let tables: Vec<String> = sql::raw_sql(&format!(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
          AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '_dbtest_template' ORDER BY TABLE_NAME"
     ))
@@ -98,11 +104,11 @@ pub async fn fingerprint(
     .collect();
     let mut checksums = Vec::new();
     for t in tables {
-        let row = sqlx::raw_sql(&format!("CHECKSUM TABLE `{db}`.`{t}` EXTENDED"))
+        let row = sql::raw_sql(&format!("CHECKSUM TABLE `{db}`.`{t}` EXTENDED"))
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        let count = sqlx::raw_sql(&format!("SELECT COUNT(*) FROM `{db}`.`{t}`"))
+        let count = sql::raw_sql(&format!("SELECT COUNT(*) FROM `{db}`.`{t}`"))
             .fetch_one(&mut *conn)
             .await
             .unwrap();
@@ -127,7 +133,7 @@ pub fn text(row: &sqlx::mysql::MySqlRow, i: usize) -> String {
 
 /// The only database whose name starts with `prefix`.
 pub async fn only_database_like(conn: &mut MySqlConnection, prefix: &str) -> String {
-    let rows = sqlx::raw_sql(&format!("SHOW DATABASES LIKE '{prefix}%'"))
+    let rows = sql::raw_sql(&format!("SHOW DATABASES LIKE '{prefix}%'"))
         .fetch_all(&mut *conn)
         .await
         .unwrap();
@@ -202,7 +208,7 @@ pub fn template_digest_in(output: &str) -> Option<String> {
 /// Drops a one-off template a test made, with its registry row (as `dbtest clean` would).
 pub async fn drop_template(conn: &mut MySqlConnection, name: &str) {
     assert!(name.starts_with("dbtest_tpl_"), "{name}");
-    sqlx::raw_sql(&format!(
+    sql::raw_sql(&format!(
         "DROP DATABASE IF EXISTS `{name}`; DELETE FROM dbtest_registry.databases WHERE name = '{name}'"
     ))
     .execute(conn)

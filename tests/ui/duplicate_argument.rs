@@ -1,5 +1,5 @@
 use dbtest_runtime::db_test;
-use sqlx::MySqlPool;
+use dbtest_runtime::sqlx::MySqlPool;
 
 #[db_test(migrations = false, migrations = false)]
 async fn twice(_pool: MySqlPool) {}

@@ -1,7 +1,7 @@
 use dbtest_runtime::db_test;
-use sqlx::MySqlPool;
+use dbtest_runtime::sqlx::MySqlPool;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+static MIGRATOR: dbtest_runtime::sqlx::migrate::Migrator = dbtest_runtime::sqlx::migrate::Migrator::DEFAULT;
 
 #[db_test(migrations = false, migrator = "MIGRATOR")]
 async fn both(_pool: MySqlPool) {}

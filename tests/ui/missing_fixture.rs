@@ -1,5 +1,5 @@
 use dbtest_runtime::db_test;
-use sqlx::MySqlPool;
+use dbtest_runtime::sqlx::MySqlPool;
 
 #[db_test(migrations = false, fixtures("no_such_fixture"))]
 async fn missing(_pool: MySqlPool) {}

@@ -1,5 +1,5 @@
 use dbtest_runtime::db_test;
-use sqlx::MySqlPool;
+use dbtest_runtime::sqlx::MySqlPool;
 
 #[db_test(migratons = "migrations", timeout = 5)]
 async fn typo(_pool: MySqlPool) {}

@@ -1,6 +1,9 @@
 //! The benchmark's tests: each reads seed data and writes a few rows, as a typical data-layer test
 //! does. `#[db_test]` by default; `--features sqlx-test` runs the same tests under `#[sqlx::test]`.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use sqlx::{MySqlPool, Row};
 
 #[cfg(not(feature = "sqlx-test"))]

@@ -4,6 +4,9 @@
 //! (`book_sales`), a trigger (`order_items_take_stock`) and seed rows (categories and a starting
 //! catalogue).
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use sqlx::{MySql, MySqlPool, Row, Transaction};
 
 /// A book in the catalogue.
@@ -51,7 +54,12 @@ impl std::fmt::Display for ShopError {
 
 impl std::error::Error for ShopError {}
 
-const BOOK_COLUMNS: &str = "id, author_id, title, isbn, price_cents, stock";
+/// The columns of a [`Book`], as a literal so that queries stay `&'static str` (`concat!`).
+macro_rules! book_columns {
+    () => {
+        "id, author_id, title, isbn, price_cents, stock"
+    };
+}
 
 pub async fn add_author(pool: &MySqlPool, name: &str, country: Option<&str>) -> sqlx::Result<u64> {
     let done = sqlx::query("INSERT INTO authors (name, country) VALUES (?, ?)")
@@ -84,30 +92,34 @@ pub async fn add_book(
 }
 
 pub async fn book_by_isbn(pool: &MySqlPool, isbn: &str) -> sqlx::Result<Option<Book>> {
-    sqlx::query_as(&format!("SELECT {BOOK_COLUMNS} FROM books WHERE isbn = ?"))
-        .bind(isbn)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        book_columns!(),
+        " FROM books WHERE isbn = ?"
+    ))
+    .bind(isbn)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn book(pool: &MySqlPool, id: u64) -> sqlx::Result<Option<Book>> {
-    sqlx::query_as(&format!("SELECT {BOOK_COLUMNS} FROM books WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        book_columns!(),
+        " FROM books WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Books of a category, cheapest first.
 pub async fn books_in_category(pool: &MySqlPool, slug: &str) -> sqlx::Result<Vec<Book>> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM books b JOIN book_categories bc ON bc.book_id = b.id \
+    sqlx::query_as(
+        "SELECT b.id, b.author_id, b.title, b.isbn, b.price_cents, b.stock \
+         FROM books b JOIN book_categories bc ON bc.book_id = b.id \
          JOIN categories c ON c.id = bc.category_id WHERE c.slug = ? ORDER BY b.price_cents, b.id",
-        BOOK_COLUMNS
-            .split(", ")
-            .map(|c| format!("b.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    )
     .bind(slug)
     .fetch_all(pool)
     .await

@@ -4,6 +4,9 @@
 //! `cargo test -p bookshop` runs them under `#[db_test]`; `cargo test -p bookshop --features
 //! sqlx-test` runs the very same tests under `#[sqlx::test]`, for comparison.
 
+#[cfg(feature = "sqlx-0_8")]
+extern crate sqlx08 as sqlx;
+
 use bookshop::*;
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, MySqlPool};
