@@ -5,8 +5,23 @@ use std::time::Duration;
 
 /// Everything that can go wrong while preparing or tearing down a test database.
 ///
-/// Messages never contain a password: server URLs are shown through
-/// [`redact_url`](crate::config::redact_url).
+/// A test that fails on one of these panics with its message, which names the object and says
+/// what to do. Messages never contain a password: server URLs are shown as `user:***@host`.
+///
+/// ```no_run
+/// use dbtest_runtime::{admin, Error};
+///
+/// async fn is_the_server_up() -> bool {
+///     match admin::list().await {
+///         Ok(_) => true,
+///         Err(Error::Connect { url, reason }) => {
+///             eprintln!("{url} does not answer: {reason}");
+///             false
+///         }
+///         Err(other) => panic!("{other}"),
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

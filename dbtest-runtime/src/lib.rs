@@ -41,11 +41,23 @@ compile_error!(
 );
 
 /// The sqlx dbtest links: 0.9 with the feature `sqlx-0_9` (the default), 0.8 with `sqlx-0_8`.
-/// Its types are the ones a `#[db_test]` function receives.
+/// Its types are the ones a `#[db_test]` function receives; your crate's own `sqlx` dependency
+/// must be the same version.
+///
+/// ```
+/// // The pool a test receives is this crate's `MySqlPool`:
+/// fn takes_a_pool(_: &dbtest_runtime::sqlx::MySqlPool) {}
+/// ```
 #[cfg(all(feature = "sqlx-0_8", not(feature = "sqlx-0_9")))]
 pub extern crate sqlx08 as sqlx;
 /// The sqlx dbtest links: 0.9 with the feature `sqlx-0_9` (the default), 0.8 with `sqlx-0_8`.
-/// Its types are the ones a `#[db_test]` function receives.
+/// Its types are the ones a `#[db_test]` function receives; your crate's own `sqlx` dependency
+/// must be the same version.
+///
+/// ```
+/// // The pool a test receives is this crate's `MySqlPool`:
+/// fn takes_a_pool(_: &dbtest_runtime::sqlx::MySqlPool) {}
+/// ```
 #[cfg(feature = "sqlx-0_9")]
 pub extern crate sqlx09 as sqlx;
 
@@ -71,11 +83,31 @@ pub use error::Error;
 /// (feature `cli`) does, as functions. Each reads the same settings as the tests
 /// (`DBTEST_DATABASE_URL`, …) and only ever drops databases listed in dbtest's registry whose
 /// owner is gone.
+///
+/// ```no_run
+/// // A CI step that cleans up after the suite and reports what it found.
+/// async fn after_the_suite() -> Result<(), dbtest_runtime::Error> {
+///     let report = dbtest_runtime::admin::gc().await?;
+///     eprintln!("{report}");
+///     let kept = dbtest_runtime::admin::list().await?;
+///     for db in kept.iter().filter(|e| e.kept_s.is_some()) {
+///         eprintln!("kept for inspection: {} ({})", db.name, db.test);
+///     }
+///     Ok(())
+/// }
+/// ```
 pub mod admin {
     pub use crate::sweep::{Entry, Report};
     use crate::{config::Settings, db, registry, sweep, Error};
 
     /// Every database in dbtest's registry, with whether its owner is alive.
+    ///
+    /// ```no_run
+    /// async fn templates() -> Result<Vec<String>, dbtest_runtime::Error> {
+    ///     let all = dbtest_runtime::admin::list().await?;
+    ///     Ok(all.into_iter().filter(|e| e.kind == "template").map(|e| e.name).collect())
+    /// }
+    /// ```
     pub async fn list() -> Result<Vec<Entry>, Error> {
         let settings = settings()?;
         let mut conn = db::connect(settings, None).await?;
@@ -91,6 +123,14 @@ pub mod admin {
 
     /// What the sweep before the first test does: drops orphaned test databases, kept databases
     /// past their retention, templates unused for `DBTEST_TEMPLATE_TTL` and dead builds.
+    ///
+    /// ```no_run
+    /// async fn sweep() -> Result<(), dbtest_runtime::Error> {
+    ///     let report = dbtest_runtime::admin::gc().await?;
+    ///     println!("dropped {} database(s): {report}", report.dropped());
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn gc() -> Result<Report, Error> {
         let settings = settings()?;
         list().await?;
@@ -99,6 +139,15 @@ pub mod admin {
 
     /// Drops every registered database whose owner is gone, whatever its age: templates, kept
     /// and orphaned test databases. Databases of running tests and templates being built stay.
+    /// Run it when no tests run: a test starting meanwhile may find its template gone and rebuild it.
+    ///
+    /// ```no_run
+    /// async fn start_over() -> Result<(), dbtest_runtime::Error> {
+    ///     let report = dbtest_runtime::admin::clean_all().await?;
+    ///     println!("{} template(s) dropped; the next test run builds afresh", report.templates.len());
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn clean_all() -> Result<Report, Error> {
         let settings = settings()?;
         list().await?;
@@ -107,11 +156,29 @@ pub mod admin {
 
     /// Connection options for the server the tests use (from the URL, or the embedded server,
     /// which this starts if need be), with no default database.
+    ///
+    /// ```no_run
+    /// # use dbtest_runtime::sqlx;
+    /// use sqlx::{ConnectOptions, Row};
+    ///
+    /// async fn server_version() -> Result<String, Box<dyn std::error::Error>> {
+    ///     let mut conn = dbtest_runtime::admin::connect_options()?.connect().await?;
+    ///     let row = sqlx::query("SELECT VERSION()").fetch_one(&mut conn).await?;
+    ///     Ok(row.try_get(0)?)
+    /// }
+    /// ```
     pub fn connect_options() -> Result<sqlx::mysql::MySqlConnectOptions, Error> {
         Ok(settings()?.connect.clone())
     }
 
-    /// The TCP address of that server (for the embedded server, its loopback port).
+    /// The TCP address of that server (for the embedded server, its loopback port): what to give
+    /// a client that is not written in Rust.
+    ///
+    /// ```no_run
+    /// let (host, port) = dbtest_runtime::admin::tcp_address()?;
+    /// println!("mariadb -h {host} -P {port} -u root");
+    /// # Ok::<(), dbtest_runtime::Error>(())
+    /// ```
     pub fn tcp_address() -> Result<(String, u16), Error> {
         Ok(settings()?.tcp.clone())
     }

@@ -15,6 +15,19 @@
 //!   cache/<ver>/  an initialised data directory, per server version, kept
 //!   instance/     the running server's data directory, socket and log; removed at shutdown
 //! ```
+//!
+//! Tests use it by themselves; these functions are for tools around it (`dbtest server status`
+//! and `dbtest server stop` are made of them):
+//!
+//! ```no_run
+//! use dbtest_runtime::server;
+//!
+//! let dir = server::base_dir();
+//! match server::read_state(&dir) {
+//!     Some(r) if server::alive(&r) => println!("running: pid {}, port {}", r.pid, r.port),
+//!     _ => println!("not running"),
+//! }
+//! ```
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -27,10 +40,22 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-/// Default idle period after which the embedded server shuts down.
+/// Default idle period after which the embedded server shuts down (`DBTEST_SERVER_IDLE` changes it).
+///
+/// ```
+/// assert_eq!(dbtest_runtime::server::DEFAULT_IDLE.as_secs(), 60);
+/// ```
 pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
 
-/// A running embedded server.
+/// A running embedded server, as [`read_state`] finds it.
+///
+/// ```no_run
+/// use dbtest_runtime::server;
+///
+/// if let Some(r) = server::read_state(&server::base_dir()) {
+///     println!("mysql://root@127.0.0.1:{} (socket {})", r.port, r.socket.display());
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Running {
     /// The server process.
@@ -53,7 +78,13 @@ fn fail(reason: impl Into<String>) -> Error {
     }
 }
 
-/// The directory of the embedded server.
+/// The directory of the embedded server: `DBTEST_SERVER_DIR`, else `dbtest-<uid>` on `/dev/shm`
+/// (or in the temporary directory when there is no `/dev/shm`).
+///
+/// ```no_run
+/// let dir = dbtest_runtime::server::base_dir();
+/// println!("cached data directories: {}", dir.join("cache").display());
+/// ```
 pub fn base_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DBTEST_SERVER_DIR") {
         return PathBuf::from(dir);
@@ -109,7 +140,13 @@ fn lock_file(path: &Path) -> Result<File, Error> {
         .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))
 }
 
-/// The server of the state file in `base`, if any.
+/// The server of the state file in `base`, if any (it may have died since: see [`alive`]).
+///
+/// ```no_run
+/// use dbtest_runtime::server;
+///
+/// let port = server::read_state(&server::base_dir()).map(|r| r.port);
+/// ```
 pub fn read_state(base: &Path) -> Option<Running> {
     let text = fs::read_to_string(base.join("state")).ok()?;
     let mut parts = text.trim().splitn(3, ' ');
@@ -123,13 +160,26 @@ pub fn read_state(base: &Path) -> Option<Running> {
 }
 
 /// Whether the server's process exists and its socket answers.
+///
+/// ```no_run
+/// use dbtest_runtime::server;
+///
+/// let up = server::read_state(&server::base_dir()).is_some_and(|r| server::alive(&r));
+/// ```
 pub fn alive(r: &Running) -> bool {
     Path::new(&format!("/proc/{}", r.pid)).exists()
         && std::os::unix::net::UnixStream::connect(&r.socket).is_ok()
 }
 
 /// Finds the server binary: `DBTEST_MYSQLD`, else `mariadbd`, then `mysqld`, on PATH and in the
-/// usual sbin directories.
+/// usual sbin directories. The error says what to install when there is none.
+///
+/// ```no_run
+/// match dbtest_runtime::server::find_binary() {
+///     Ok(bin) => println!("the embedded server would run {}", bin.display()),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
 pub fn find_binary() -> Result<PathBuf, Error> {
     if let Some(bin) = std::env::var_os("DBTEST_MYSQLD") {
         let bin = PathBuf::from(bin);
@@ -462,6 +512,16 @@ done"#
 }
 
 /// Stops the embedded server in `base` now (`dbtest server stop`); false if none was running.
+/// Test processes still using it fail; stop it between runs.
+///
+/// ```no_run
+/// use dbtest_runtime::server;
+///
+/// if server::stop(&server::base_dir())? {
+///     println!("stopped");
+/// }
+/// # Ok::<(), dbtest_runtime::Error>(())
+/// ```
 pub fn stop(base: &Path) -> Result<bool, Error> {
     let lock = lock_file(&base.join("start.lock"))?;
     lock.lock()

@@ -94,7 +94,18 @@ pub enum Mode {
     All,
 }
 
-/// A registered database as the sweep sees it.
+/// A registered database as the sweep sees it; [`admin::list`](crate::admin::list) returns these.
+///
+/// ```no_run
+/// async fn orphans() -> Result<Vec<String>, dbtest_runtime::Error> {
+///     let entries = dbtest_runtime::admin::list().await?;
+///     Ok(entries
+///         .into_iter()
+///         .filter(|e| e.kind == "test" && e.owner_gone && e.kept_s.is_none() && e.ready_s.is_none())
+///         .map(|e| e.name)
+///         .collect())
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Its name.
@@ -160,7 +171,17 @@ pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Err
         .collect()
 }
 
-/// What one sweep removed.
+/// What one sweep removed ([`admin::gc`](crate::admin::gc),
+/// [`admin::clean_all`](crate::admin::clean_all)); its `Display` is one line for a log.
+///
+/// ```
+/// let report = dbtest_runtime::admin::Report {
+///     orphans: vec!["dbtest_db_0123abcd_00000000002a_my_test".into()],
+///     ..Default::default()
+/// };
+/// assert_eq!(report.dropped(), 1);
+/// assert!(report.to_string().starts_with("swept 1 orphaned test database(s)"));
+/// ```
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Test databases whose owner died.
@@ -176,7 +197,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// How many databases were dropped.
+    /// How many databases were dropped (registry rows of databases already gone not counted).
+    ///
+    /// ```
+    /// assert_eq!(dbtest_runtime::admin::Report::default().dropped(), 0);
+    /// ```
     pub fn dropped(&self) -> usize {
         self.orphans.len() + self.kept.len() + self.templates.len() + self.pooled.len()
     }

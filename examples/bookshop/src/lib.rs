@@ -286,6 +286,11 @@ pub async fn average_rating(pool: &MySqlPool, book_id: u64) -> sqlx::Result<Opti
         .await
 }
 
+/// A price in cents as euros, like "10.99" (the format of the `price_eur` column).
+pub fn format_eur(cents: i32) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
 /// Price in euros as the generated column computes it, as a string like "10.99".
 pub async fn price_eur(pool: &MySqlPool, book_id: u64) -> sqlx::Result<String> {
     sqlx::query_scalar("SELECT CAST(price_eur AS CHAR) FROM books WHERE id = ?")
