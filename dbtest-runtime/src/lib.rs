@@ -25,6 +25,17 @@
 //! The server comes from `DBTEST_DATABASE_URL` or `DATABASE_URL`; with neither, dbtest starts a
 //! throwaway server of its own ([`server`]). See [`db_test`] for the arguments, [`admin`] for
 //! inspecting and cleaning a server, and the README for how it works and every setting.
+//!
+//! # Features
+//!
+//! | feature | |
+//! |---|---|
+//! | `sqlx-0_9` *(default)* | link sqlx 0.9 |
+//! | `sqlx-0_8` | link sqlx 0.8 (0.8.6 or later); with `default-features = false` |
+//! | `cli` | the `dbtest` command-line tool: `list`, `gc`, `clean --all`, `server status\|stop` |
+//!
+//! Exactly one `sqlx-*` feature must be on: a test's `MySqlPool` is the type of the sqlx dbtest
+//! links ([`sqlx`]), which must be the one your crate uses.
 #![deny(missing_docs)]
 
 #[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]

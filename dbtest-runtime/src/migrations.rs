@@ -170,6 +170,12 @@ fn digest(migrator: Option<&Migrator>) -> String {
                 h.update((mig.checksum.len() as u64).to_le_bytes());
                 h.update(&*mig.checksum);
             }
+            // sqlx 0.9 can keep its bookkeeping under another name (`sqlx.toml`); such a template
+            // differs. The default adds nothing, so 0.8 and 0.9 share templates.
+            #[cfg(feature = "sqlx-0_9")]
+            if m.table_name != Migrator::DEFAULT.table_name {
+                h.update(format!("migrations table {}\n", m.table_name));
+            }
         }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -234,6 +240,20 @@ mod tests {
         assert_ne!(k1, k5, "renumbered migration");
         assert_ne!(digest(None), k1);
         assert_eq!(k1.len(), 64);
+    }
+
+    #[cfg(feature = "sqlx-0_9")]
+    #[test]
+    fn another_migrations_table_is_another_template() {
+        let default = Migrator::DEFAULT;
+        let mut renamed = Migrator::DEFAULT;
+        renamed.table_name = "app_migrations".into();
+        assert_ne!(digest(Some(&default)), digest(Some(&renamed)));
+        // An empty default migrator hashes as before the table name was considered.
+        let mut h = Sha256::new();
+        h.update(format!("dbtest format {FORMAT_VERSION}\n"));
+        let before: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(digest(Some(&default)), before);
     }
 
     #[test]
