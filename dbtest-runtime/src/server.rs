@@ -394,7 +394,11 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
     tmp_name.push(".tmp");
     let tmp = cache.with_file_name(tmp_name);
     let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
+    // A temporary directory of its own: a server starting up removes the `#sql…` temporary files
+    // it finds in its tmpdir, including those of a bootstrap running at that moment.
+    let scratch = tmp.join("tmpdir");
+    fs::create_dir_all(&scratch)
+        .map_err(|e| fail(format!("cannot create {}: {e}", scratch.display())))?;
     if let Some(user) = run_as {
         if let Some(parent) = tmp.parent() {
             set_mode(parent, 0o711);
@@ -421,6 +425,7 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
         let mut c = Command::new(install);
         c.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", scratch.display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -431,7 +436,8 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
         let mut c = Command::new(bin);
         c.arg("--no-defaults")
             .arg("--initialize-insecure")
-            .arg(format!("--datadir={}", data.display()));
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", scratch.display()));
         c
     };
     if let Some(user) = run_as {
@@ -447,6 +453,7 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
             String::from_utf8_lossy(&out.stderr)
         )));
     }
+    let _ = fs::remove_dir_all(&scratch);
     fs::rename(&tmp, cache)
         .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
 }
