@@ -1,10 +1,10 @@
-//! A test database: registered and cloned from the template in one request, owned through an
-//! advisory lock named after it for its whole life (taken before the database exists), and at
-//! the end dropped — or kept, as `DBTEST_KEEP` says.
+//! A test's database from start to end: a clean one claimed from the warm pool or a new clone,
+//! owned through an advisory lock named after it for its whole life (taken before the database
+//! exists), fixtures applied; at the end given back to the pool, dropped, or kept, as the
+//! outcome and `DBTEST_KEEP` say.
 
-use crate::compat;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::mysql::MySqlConnection;
 use tracing::Instrument;
@@ -13,10 +13,10 @@ use crate::config::Settings;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::naming::{self, ident, literal};
-use crate::registry::{self, Kind};
+use crate::naming;
+use crate::registry;
 use crate::template::Template;
-use crate::{reset, sweep, warm};
+use crate::{clone, pool, say, slot};
 
 /// A fixture script, applied to the test's database after cloning.
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +63,10 @@ pub(crate) async fn acquire(
     test_path: &str,
     fixtures: &[Fixture],
 ) -> Result<TestDb> {
-    let mut owner = take_slot(settings).await?;
-    let reusable = settings.reuse && template.state.is_some();
+    let mut owner = slot::take(settings).await?;
+    let reusable = settings.reuse && template.reference.is_ok();
     let claimed = if reusable {
-        claim(&mut owner, template, test_path)
+        pool::claim(&mut owner, template, test_path)
             .instrument(tracing::debug_span!("claim"))
             .await
             .map_err(|e| db::privileges_hint(e, "claiming a database from the warm pool"))?
@@ -79,7 +79,15 @@ pub(crate) async fn acquire(
             // A reused database serves many tests, so only a single-use one is named after its test.
             let label = if reusable { "" } else { test_path };
             let name = naming::test_db_name(&template.name, label);
-            if let Err(e) = clone_into(settings, &mut owner, template, &name, Some(test_path)).await
+            if let Err(e) = clone::clone_into(
+                settings,
+                &mut owner,
+                &template.name,
+                &template.clone_sql,
+                &name,
+                Some(test_path),
+            )
+            .await
             {
                 let _ = release(
                     settings,
@@ -89,6 +97,7 @@ pub(crate) async fn acquire(
                         template: template.clone(),
                     },
                     Ending::Drop,
+                    test_path,
                 )
                 .await;
                 return Err(e);
@@ -96,9 +105,9 @@ pub(crate) async fn acquire(
             name
         }
     };
-    warm::started();
+    pool::started();
     if reusable {
-        warm::refill(settings, template.clone());
+        pool::refill(settings, template.clone());
     }
     let mut db = TestDb {
         name,
@@ -124,164 +133,11 @@ pub(crate) async fn acquire(
         )
         .await;
         if let Err(err) = applied {
-            let _ = release(settings, db, Ending::Drop).await;
+            let _ = release(settings, db, Ending::Drop, test_path).await;
             return Err(err);
         }
     }
     Ok(db)
-}
-
-/// Creates database `name` as a clone of `template` on `owner`, which takes its owner lock first
-/// (a database of ours whose lock is free has no live owner) and ends with it as its default
-/// database.
-pub(crate) async fn clone_into(
-    settings: &Settings,
-    owner: &mut MySqlConnection,
-    template: &Template,
-    name: &str,
-    test_path: Option<&str>,
-) -> Result<()> {
-    let sql = format!(
-        "DO GET_LOCK({lock}, 0); {register}; CREATE DATABASE {db}; USE {db};\n{script}",
-        lock = literal(name).expect("generated names are plain"),
-        register = registry::register_sql(name, Kind::Test, test_path, Some(&template.name)),
-        db = ident(name),
-        script = template.script,
-    );
-    db::bounded(
-        || {
-            format!(
-                "creating test database `{name}` from template `{}`",
-                template.name
-            )
-        },
-        settings.ddl_timeout,
-        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
-        async {
-            compat::raw_sql(&sql)
-                .execute(&mut *owner)
-                .await
-                .map(drop)
-                .map_err(|e| {
-                    db::refused_or(e, "creating a test database", |e| Error::Clone {
-                        database: name.to_owned(),
-                        template: template.name.clone(),
-                        reason: e.to_string(),
-                    })
-                })
-        },
-    )
-    .instrument(tracing::debug_span!("clone", database = name))
-    .await
-}
-
-/// Makes a clean clone `name` of `template` and puts it in the warm pool.
-pub(crate) async fn make_ready(settings: &Settings, template: &Template, name: &str) -> Result<()> {
-    let mut owner = take_slot(settings).await?;
-    let made = match clone_into(settings, &mut owner, template, name, None).await {
-        Ok(()) => registry::mark_ready(&mut owner, name)
-            .await
-            .map_err(|e| db::privileges_hint(e, "filling the warm pool")),
-        Err(e) => Err(e),
-    };
-    if made.is_err() {
-        let _ = compat::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS {}; {}",
-            ident(name),
-            registry::unregister_sql(name)
-        ))
-        .execute(&mut owner)
-        .await;
-    }
-    db::close(owner).await;
-    made
-}
-
-/// Takes a clean database of `template` from the warm pool: its owner lock (atomic on the
-/// server, so two processes never get the same one), then its registry row.
-async fn claim(
-    owner: &mut MySqlConnection,
-    template: &Template,
-    test_path: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let candidates = registry::ready_candidates(owner, &template.name, 8).await?;
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    let arms: String = candidates
-        .iter()
-        .filter_map(|n| literal(n))
-        .map(|n| format!(" WHEN GET_LOCK({n}, 0) = 1 THEN {n}"))
-        .collect();
-    let row = compat::query(&format!("SELECT CASE{arms} ELSE NULL END"))
-        .fetch_one(&mut *owner)
-        .await?;
-    let got = db::text(&row, 0)?;
-    let Some(name) = got else { return Ok(None) };
-    if !registry::claim(owner, &name, test_path).await? {
-        // Swept or claimed between the listing and the lock: not ours after all.
-        db::release_lock(owner, &name).await?;
-        return Ok(None);
-    }
-    compat::raw_sql(&format!("USE {}", ident(&name)))
-        .execute(&mut *owner)
-        .await?;
-    Ok(Some(name))
-}
-
-/// Opens the owner connection of a new test and takes a connection slot on it: at most
-/// [`Settings::slots`] tests run at once across every process using the server, so their
-/// connections stay within the budget (no "Too many connections"). The slot is an advisory lock
-/// of the owner session, freed when the session ends, however it ends. Waiting holds no
-/// connection.
-async fn take_slot(settings: &Settings) -> Result<MySqlConnection> {
-    let server_max = crate::sweep::server_max_connections();
-    let (budget, slots) = settings.slots(server_max);
-    // Try every slot in one query, from a different start each time: `CASE` stops at the first
-    // lock it gets.
-    let start = std::process::id().wrapping_add(naming::random_u32()) % slots;
-    let arms: String = (0..slots)
-        .map(|i| {
-            let slot = (start + i) % slots;
-            format!(
-                " WHEN GET_LOCK('{}', 0) = 1 THEN {slot}",
-                naming::slot_lock(slot)
-            )
-        })
-        .collect();
-    let try_all = format!("SELECT CASE{arms} ELSE NULL END");
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let mut conn = db::connect(settings, None).await?;
-        let got: Option<i64> = compat::query_scalar(&try_all)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
-        if got.is_some() {
-            compat::raw_sql(&format!(
-                "SET SESSION lock_wait_timeout = {}",
-                settings.ddl_timeout.as_secs().max(1)
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| db::privileges_hint(e, "setting up a test session"))?;
-            return Ok(conn);
-        }
-        db::close(conn).await;
-        if started.elapsed() >= settings.slot_timeout {
-            return Err(Error::NoSlot {
-                waited: started.elapsed(),
-                slots,
-                budget,
-                per_test: settings.connections_per_test(),
-                server_max,
-            });
-        }
-        tokio::time::sleep(pause + Duration::from_millis(u64::from(naming::random_u32() % 10)))
-            .await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
 }
 
 /// How a test database's life ends.
@@ -289,7 +145,7 @@ async fn take_slot(settings: &Settings) -> Result<MySqlConnection> {
 pub(crate) enum Ending {
     /// Keep it for inspection (`DBTEST_KEEP`).
     Keep,
-    /// Put it back to the template's state and return it to the warm pool, if that can be proven
+    /// Put it back to a fresh clone's state and return it to the warm pool, if that can be proven
     /// clean and the pool has room; else drop it.
     Reuse,
     /// Drop it.
@@ -302,14 +158,14 @@ pub(crate) async fn release(
     settings: &Settings,
     db: TestDb,
     ending: Ending,
+    test_path: &str,
 ) -> Result<Option<String>> {
     let TestDb {
         name,
         mut owner,
         template,
     } = db;
-    warm::ended();
-    debug_assert!(naming::is_generated(&name));
+    pool::ended();
     let ended = db::bounded(
         || format!("ending test database `{name}`"),
         settings.ddl_timeout + Duration::from_secs(5),
@@ -327,46 +183,19 @@ pub(crate) async fn release(
                         .map_err(fail)
                 }
                 Ending::Reuse if settings.reuse => {
-                    if let Some(state) = &template.state {
-                        if registry::ready_count(&mut owner, &template.name)
-                            .await
-                            .map_err(fail)?
-                            < i64::from(settings.warm_max)
-                        {
-                            reset::prepare_session(&mut owner, sweep::server_is_mariadb())
-                                .await
-                                .map_err(fail)?;
-                            let reset = reset::reset(&mut owner, &name, state, &template.copies)
-                                .await
-                                .map_err(fail)?;
-                            if let Err(why) = reset {
-                                tracing::debug!(database = %name, why, "dropped, not reset");
-                                if matches!(
-                                    std::env::var("DBTEST_LOG").as_deref(),
-                                    Ok("debug" | "trace")
-                                ) {
-                                    eprintln!("dbtest: `{name}` is dropped, not reset: {why}");
-                                }
-                            } else {
-                                registry::mark_ready(&mut owner, &name)
-                                    .await
-                                    .map_err(fail)?;
-                                return Ok(false);
-                            }
-                        }
+                    match pool::give_back(settings, &mut owner, &name, &template, test_path).await {
+                        Ok(true) => return Ok(false),
+                        Ok(false) => {}
+                        // Not provably clean: dropped below (which fails too if the server is gone).
+                        Err(e) => say::dropped(&name, &format!("resetting it failed: {e}")),
                     }
                 }
                 _ => {}
             }
-            compat::raw_sql(&format!(
-                "DROP DATABASE IF EXISTS {}; {}",
-                ident(&name),
-                registry::unregister_sql(&name)
-            ))
-            .execute(&mut owner)
-            .await
-            .map(|_| false)
-            .map_err(fail)
+            registry::drop_database(&mut owner, &name)
+                .await
+                .map(|()| false)
+                .map_err(fail)
         },
     )
     .await;

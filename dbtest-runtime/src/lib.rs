@@ -14,8 +14,8 @@
 //!
 //! The migrations run once per server, into a template database built under a MySQL advisory
 //! lock; each test gets a clone of the template of its own. After a passing test the clone is
-//! reset to the template's state and returned to a warm pool on the server; after DDL or a
-//! failure it is dropped (a failed test's database is kept by default, `DBTEST_KEEP`).
+//! put back to a fresh clone's state and, proven equal to one, returned to a warm pool on the
+//! server; after DDL or a failure it is dropped (a failed test's database is kept by default, `DBTEST_KEEP`).
 //!
 //! ```text
 //! #[db_test] fn ──▶ template (once per server, GET_LOCK) ──▶ clone, or claim from the warm pool
@@ -72,6 +72,7 @@ pub extern crate sqlx08 as sqlx;
 #[cfg(feature = "sqlx-0_9")]
 pub extern crate sqlx09 as sqlx;
 
+mod clone;
 mod compat;
 mod config;
 mod db;
@@ -79,14 +80,17 @@ mod error;
 mod lease;
 mod migrations;
 mod naming;
+mod pool;
+mod record;
 mod registry;
 mod reset;
 mod run;
+mod say;
 pub mod server;
+mod slot;
 mod snapshot;
 mod sweep;
 mod template;
-mod warm;
 
 pub use error::Error;
 
@@ -125,9 +129,14 @@ pub mod admin {
         registry::ensure(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "creating the registry"))?;
-        let entries = sweep::entries(&mut conn)
+        let mut entries = sweep::entries(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "reading the registry"));
+        for e in entries.iter_mut().flatten() {
+            if e.kind == "template" && e.ready {
+                e.no_reset = crate::template::no_reset(&mut conn, &e.name).await;
+            }
+        }
         db::close(conn).await;
         entries
     }
@@ -318,8 +327,8 @@ pub mod admin {
 /// bounded (`DBTEST_*_TIMEOUT`); anything that goes wrong fails the test with an [`Error`]'s
 /// message, which says what to do. The README lists every setting.
 ///
-/// After the body: a passing test's database is reset to the template's state and waits in a warm
-/// pool for the next test (or dropped, after DDL or with `DBTEST_REUSE=never`); a failed test's is
+/// After the body: a passing test's database is put back to a fresh clone's state and, proven
+/// equal to one, waits in a warm pool for the next test (or dropped, after DDL or with `DBTEST_REUSE=never`); a failed test's is
 /// kept for you to look at, and the test prints how to connect to it (`DBTEST_KEEP`).
 pub use dbtest_macros::db_test;
 

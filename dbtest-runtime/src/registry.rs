@@ -149,6 +149,24 @@ pub fn unregister_sql(name: &str) -> String {
     )
 }
 
+/// Drops database `name`, which dbtest made, and its registry row. A name dbtest does not make
+/// is refused: dbtest never drops a database it did not create.
+pub async fn drop_database(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+    if !crate::naming::is_generated(name) {
+        return Err(sqlx::Error::Protocol(format!(
+            "dbtest: refusing to drop `{name}`: not a name dbtest makes"
+        )));
+    }
+    compat::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {}; {}",
+        crate::naming::ident(name),
+        unregister_sql(name)
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// Whether `name` is registered.
 pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = compat::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE name = ?", table()))

@@ -1,172 +1,513 @@
-//! Putting a finished test's database back to its template's state, so it can go back to the
-//! warm pool instead of being dropped: only the tables whose rows or AUTO_INCREMENT counter differ
-//! from the template's are touched, and the result is verified. A database whose schema differs
-//! (the test ran DDL), or that cannot be proven clean, is not reset: the caller drops it.
+//! Proving a finished test's database equal to a fresh clone of its template, putting back what
+//! a test may change without DDL (rows, AUTO_INCREMENT counters, sequences), and proving it again;
+//! anything else and the caller drops the database.
 //!
-//! "The template's state" is recorded once, when the template is built: a digest of its schema
-//! (every table, column, index, constraint, partition, view, trigger, routine and event, from
-//! `information_schema`) and each table's `CHECKSUM TABLE` and AUTO_INCREMENT counter.
+//! The comparison is with a *fresh clone*, not with the template: when a template is built, its
+//! first clones are read into a reference [`State`] (and two of them compared, so a kind of object
+//! whose clones differ by nature is found then, not at every reset). A state holds, per object,
+//! a digest of every column `SHOW CREATE …` returns for it — whatever the server shows, including
+//! attributes a future server adds, is compared without being named here — and per table its
+//! `CHECKSUM TABLE` (history rows included), per sequence its row. Only what a test can change
+//! without DDL is put back; a difference anywhere else means the test changed the schema, and
+//! the database is dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use sqlx::mysql::{MySqlConnection, MySqlRow};
+use sqlx::{Column, Row};
 
 use crate::compat;
-use std::collections::BTreeMap;
-
-use sqlx::mysql::MySqlConnection;
-use sqlx::Row;
-
 use crate::db::text;
 use crate::naming::{ident, literal};
-use crate::snapshot::MARKER_TABLE;
+use crate::record;
+use crate::snapshot::{self, Script, DATA_MODE};
 
-/// A database's state, as far as resetting is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a client can observe of a database, as far as resetting is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct State {
-    /// MD5 of the normalised schema description.
-    pub schema: String,
-    /// Per base table: `CHECKSUM TABLE` and the AUTO_INCREMENT counter.
-    pub tables: BTreeMap<String, (Option<i64>, Option<u64>)>,
+    /// Per object (`table t`, `view v`, `trigger g`, `procedure p`, `database`, …): the SHA-256
+    /// of what `SHOW CREATE …` shows of it, with the database's own name, the current user's
+    /// `DEFINER` and a table's AUTO_INCREMENT counter taken out; for a trigger also its table,
+    /// timing, event and place in the firing order; for the database, its disabled keys.
+    pub objects: BTreeMap<String, String>,
+    /// Per table whose `SHOW CREATE TABLE` shows an AUTO_INCREMENT counter: its value.
+    pub counters: BTreeMap<String, u64>,
+    /// Per base table: `CHECKSUM TABLE` (`None` when the server returns NULL).
+    pub rows: BTreeMap<String, Option<u64>>,
+    /// Per sequence: its row.
+    pub sequences: BTreeMap<String, String>,
+    /// Per trigger: its table.
+    pub trigger_tables: BTreeMap<String, String>,
 }
 
 impl State {
-    /// One line per fact, tab-separated; read back by [`State::decode`].
+    /// The state as text, read back by [`State::decode`].
     pub fn encode(&self) -> String {
-        let mut out = format!("schema\t{}\n", self.schema);
-        for (t, (sum, ai)) in &self.tables {
-            let n = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-            out.push_str(&format!(
-                "table\t{t}\t{}\t{}\n",
-                n(sum.map(|s| s.to_string())),
-                n(ai.map(|a| a.to_string()))
-            ));
+        let mut out = String::new();
+        for (k, v) in &self.objects {
+            record::write(&mut out, [Some("object"), Some(k), Some(v)]);
+        }
+        for (t, n) in &self.counters {
+            record::write(&mut out, [Some("counter"), Some(t), Some(&*n.to_string())]);
+        }
+        for (t, sum) in &self.rows {
+            let sum = sum.map(|s| s.to_string());
+            record::write(&mut out, [Some("rows"), Some(t), sum.as_deref()]);
+        }
+        for (s, row) in &self.sequences {
+            record::write(&mut out, [Some("sequence"), Some(s), Some(row)]);
+        }
+        for (g, t) in &self.trigger_tables {
+            record::write(&mut out, [Some("trigger"), Some(g), Some(t)]);
         }
         out
     }
 
     pub fn decode(s: &str) -> Option<State> {
-        let mut schema = None;
-        let mut tables = BTreeMap::new();
-        for line in s.lines() {
-            let f: Vec<&str> = line.split('\t').collect();
-            match f.as_slice() {
-                ["schema", md5] => schema = Some((*md5).to_owned()),
-                ["table", t, sum, ai] => {
-                    tables.insert((*t).to_owned(), (sum.parse().ok(), ai.parse().ok()));
-                }
+        let mut state = State::default();
+        for fields in record::read(s)? {
+            match fields.as_slice() {
+                [Some(kind), Some(k), v] => match (kind.as_str(), v) {
+                    ("object", Some(v)) => {
+                        state.objects.insert(k.clone(), v.clone());
+                    }
+                    ("counter", Some(v)) => {
+                        state.counters.insert(k.clone(), v.parse().ok()?);
+                    }
+                    ("rows", v) => {
+                        let sum = match v {
+                            Some(v) => Some(v.parse().ok()?),
+                            None => None,
+                        };
+                        state.rows.insert(k.clone(), sum);
+                    }
+                    ("sequence", Some(v)) => {
+                        state.sequences.insert(k.clone(), v.clone());
+                    }
+                    ("trigger", Some(v)) => {
+                        state.trigger_tables.insert(k.clone(), v.clone());
+                    }
+                    _ => return None,
+                },
                 _ => return None,
             }
         }
-        Some(State {
-            schema: schema?,
-            tables,
-        })
+        Some(state)
+    }
+
+    /// The first difference from `want`, naming the object; `None` when equal. `scope`: only
+    /// these tables, their triggers and these sequences.
+    pub fn difference(&self, want: &State, scope: Option<&BTreeSet<String>>) -> Option<String> {
+        let in_scope = |key: &str| match scope {
+            None => true,
+            Some(tables) => match key.split_once(' ') {
+                Some(("table" | "sequence", name)) => tables.contains(name),
+                Some(("trigger", name)) => want
+                    .trigger_tables
+                    .get(name)
+                    .or_else(|| self.trigger_tables.get(name))
+                    .is_some_and(|t| tables.contains(t)),
+                _ => false,
+            },
+        };
+        let keys: BTreeSet<&String> = want
+            .objects
+            .keys()
+            .chain(self.objects.keys())
+            .filter(|k| in_scope(k))
+            .collect();
+        for key in keys {
+            match (want.objects.get(key), self.objects.get(key)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(_), Some(_)) => return Some(format!("{} differs", describe(key))),
+                (Some(_), None) => return Some(format!("{} is gone", describe(key))),
+                (None, _) => return Some(format!("{} was added", describe(key))),
+            }
+        }
+        let tables = |m: &BTreeMap<String, Option<u64>>| -> BTreeSet<String> {
+            m.keys()
+                .filter(|t| scope.is_none_or(|s| s.contains(*t)))
+                .cloned()
+                .collect()
+        };
+        for t in tables(&want.rows).union(&tables(&self.rows)) {
+            if want.rows.get(t) != self.rows.get(t) {
+                return Some(format!("the rows of table `{t}` differ"));
+            }
+            if want.counters.get(t) != self.counters.get(t) {
+                return Some(format!("the AUTO_INCREMENT counter of table `{t}` differs"));
+            }
+        }
+        for (s, row) in &want.sequences {
+            if scope.is_none_or(|sc| sc.contains(s)) && self.sequences.get(s) != Some(row) {
+                return Some(format!("the state of sequence `{s}` differs"));
+            }
+        }
+        None
     }
 }
 
-/// Settings the state queries need in this session.
+/// `table t` → "table `t`".
+fn describe(key: &str) -> String {
+    if key == "disabled keys" {
+        return "the set of disabled keys (`ALTER TABLE … DISABLE KEYS`)".into();
+    }
+    match key.split_once(' ') {
+        Some((kind, name)) => format!("{kind} `{name}`"),
+        None => format!("the {key}"),
+    }
+}
+
+/// Sets the session up for reading a state and putting rows back, whatever a fixture or the
+/// migrations left in it: the data mode (also how SHOW CREATE prints), no foreign key checks,
+/// autocommit, no safe-updates, one time zone.
 pub(crate) async fn prepare_session(
     conn: &mut MySqlConnection,
     mariadb: bool,
 ) -> Result<(), sqlx::Error> {
-    let mut sql = "SET SESSION group_concat_max_len = 4294967295".to_owned();
+    let mut sql = format!(
+        "SET SESSION sql_mode = '{DATA_MODE}', sql_quote_show_create = 1, foreign_key_checks = 0, \
+         autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295"
+    );
     if !mariadb {
-        // MySQL 8 caches information_schema statistics (AUTO_INCREMENT among them) for a day.
+        // MySQL 8 caches information_schema statistics for a day.
         sql.push_str(", information_schema_stats_expiry = 0");
     }
     compat::raw_sql(&sql).execute(conn).await.map(drop)
 }
 
-/// The digest of `db`'s schema, with its own name taken out.
-pub(crate) async fn schema_digest(
-    conn: &mut MySqlConnection,
-    db: &str,
-) -> Result<String, sqlx::Error> {
-    let d = literal(db).expect("generated names are plain");
-    let m = literal(MARKER_TABLE).expect("plain");
-    let sql = format!(
-        "SELECT MD5(COALESCE(GROUP_CONCAT(x ORDER BY x SEPARATOR '\\n'), '')) FROM (\
-         SELECT CONCAT_WS('|', 'T', TABLE_NAME, TABLE_TYPE, ENGINE, ROW_FORMAT, TABLE_COLLATION, CREATE_OPTIONS, TABLE_COMMENT) AS x \
-           FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d} AND TABLE_NAME <> {m} \
-         UNION ALL SELECT CONCAT_WS('|', 'C', TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_DEFAULT, IS_NULLABLE, COLUMN_TYPE, \
-           COLLATION_NAME, EXTRA, GENERATION_EXPRESSION, COLUMN_COMMENT) \
-           FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {d} AND TABLE_NAME <> {m} \
-         UNION ALL SELECT CONCAT_WS('|', 'I', TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE, SUB_PART, INDEX_TYPE) \
-           FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {d} AND TABLE_NAME <> {m} \
-         UNION ALL SELECT CONCAT_WS('|', 'F', CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE) \
-           FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {d} \
-         UNION ALL SELECT CONCAT_WS('|', 'K', CONSTRAINT_NAME, TABLE_NAME, CHECK_CLAUSE) \
-           FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {d} \
-         UNION ALL SELECT CONCAT_WS('|', 'P', TABLE_NAME, PARTITION_NAME, SUBPARTITION_NAME, PARTITION_METHOD, PARTITION_EXPRESSION, \
-           PARTITION_DESCRIPTION) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = {d} AND PARTITION_NAME IS NOT NULL \
-         UNION ALL SELECT CONCAT_WS('|', 'V', TABLE_NAME, REPLACE(VIEW_DEFINITION, CONCAT('`', TABLE_SCHEMA, '`.'), ''), CHECK_OPTION, SECURITY_TYPE) \
-           FROM information_schema.VIEWS WHERE TABLE_SCHEMA = {d} \
-         UNION ALL SELECT CONCAT_WS('|', 'G', TRIGGER_NAME, EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER, \
-           ACTION_STATEMENT, SQL_MODE) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {d} \
-         UNION ALL SELECT CONCAT_WS('|', 'R', ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION, SQL_MODE) \
-           FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
-         UNION ALL SELECT CONCAT_WS('|', 'E', EVENT_NAME, EVENT_DEFINITION, STATUS, INTERVAL_VALUE, INTERVAL_FIELD) \
-           FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}\
-         ) AS s",
-    );
-    let row = compat::raw_sql(&sql).fetch_one(conn).await?;
-    Ok(text(&row, 0)?.unwrap_or_default())
+/// One object listed in `information_schema`, and how its state is read.
+struct Listed {
+    key: String,
+    /// What the listing says beyond the name (part of the digest).
+    extra: String,
+    /// The `SHOW CREATE` statement that shows it; `None` for a kind dbtest does not know (its
+    /// listing alone is its state: no fresh clone has it).
+    show: Option<&'static str>,
+    name: String,
 }
 
-/// Checksums and AUTO_INCREMENT counters of `db`'s base tables (dbtest's marker left out).
-pub(crate) async fn table_state(
+/// Reads the state of `db` (which the session must be prepared for, see [`prepare_session`]).
+/// `scope`: only these tables, their triggers, and these sequences (after a reset, to check
+/// what it touched).
+///
+/// Two requests (three with MyISAM or Aria tables): the listing, from `information_schema`
+/// lookups that scan only this database; then every `SHOW CREATE`, the checksums and the
+/// sequences' rows.
+pub(crate) async fn read(
     conn: &mut MySqlConnection,
     db: &str,
-) -> Result<BTreeMap<String, (Option<i64>, Option<u64>)>, sqlx::Error> {
-    let mut tables = BTreeMap::new();
-    for row in sqlx::query(
-        "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME <> ?",
-    )
-    .bind(db)
-    .bind(MARKER_TABLE)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let ai: Option<u64> = row.try_get_unchecked(1)?;
-        tables.insert(text(&row, 0)?.unwrap_or_default(), (None, ai));
+    scope: Option<&BTreeSet<String>>,
+) -> Result<State, sqlx::Error> {
+    let d = literal(db).expect("generated names are plain");
+    // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
+    // database on the server. TABLES without ENGINE opens no table.
+    let mut listing = format!(
+        "USE {};\n\
+         SELECT 'user', CURRENT_USER(), NULL, NULL \
+         UNION ALL SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d} \
+         UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
+           CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER) \
+           FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}",
+        ident(db)
+    );
+    if scope.is_none() {
+        listing.push_str(&format!(
+            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL \
+               FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
+             UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL \
+               FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}"
+        ));
     }
-    if tables.is_empty() {
-        return Ok(tables);
+    let mut state = State::default();
+    let mut objects = Vec::new();
+    let mut checksummed = Vec::new();
+    let mut sequences = Vec::new();
+    let mut user = String::new();
+    for row in compat::raw_sql(&listing).fetch_all(&mut *conn).await? {
+        let source = text(&row, 0)?.unwrap_or_default();
+        let name = text(&row, 1)?.unwrap_or_default();
+        let a = text(&row, 2)?.unwrap_or_default();
+        let b = text(&row, 3)?.unwrap_or_default();
+        let (kind, show, extra) = match (source.as_str(), a.as_str()) {
+            ("user", _) => {
+                user = name;
+                continue;
+            }
+            ("table", "VIEW") => ("view", Some("VIEW"), String::new()),
+            ("table", "SEQUENCE") => ("sequence", Some("SEQUENCE"), String::new()),
+            ("table", "BASE TABLE" | "SYSTEM VERSIONED") => ("table", Some("TABLE"), a.clone()),
+            ("table", _) => ("unknown table", None, a.clone()),
+            ("trigger", _) => ("trigger", Some("TRIGGER"), format!("on {a} {b}")),
+            ("routine", "PROCEDURE") => ("procedure", Some("PROCEDURE"), String::new()),
+            ("routine", "FUNCTION") => ("function", Some("FUNCTION"), String::new()),
+            ("routine", _) => ("unknown routine", None, a.clone()),
+            ("event", _) => ("event", Some("EVENT"), String::new()),
+            _ => ("unknown", None, format!("{source} {a} {b}")),
+        };
+        let table_in_scope = |t: &str| scope.is_none_or(|s| s.contains(t));
+        let wanted = match kind {
+            "table" | "sequence" | "unknown table" => table_in_scope(&name),
+            "trigger" => table_in_scope(&a),
+            _ => scope.is_none(),
+        };
+        if !wanted {
+            continue;
+        }
+        match kind {
+            "table" => checksummed.push(name.clone()),
+            "sequence" => sequences.push(name.clone()),
+            "trigger" => {
+                state.trigger_tables.insert(name.clone(), a.clone());
+            }
+            _ => {}
+        }
+        objects.push(Listed {
+            key: format!("{kind} {name}"),
+            extra,
+            show,
+            name,
+        });
     }
-    let list = tables
-        .keys()
-        .map(|t| format!("{}.{}", ident(db), ident(t)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let prefix = format!("{db}.");
-    for row in compat::raw_sql(&format!("CHECKSUM TABLE {list}"))
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let table = text(&row, 0)?.unwrap_or_default();
-        let sum = text(&row, 1)?.and_then(|s| s.parse::<i64>().ok());
-        if let Some(entry) = tables.get_mut(table.strip_prefix(&prefix).unwrap_or(&table)) {
-            entry.0 = sum;
+
+    // One request: every SHOW CREATE, the checksums, the sequences' rows. Each statement
+    // returns exactly one row, but CHECKSUM TABLE one per table.
+    let mut batch = Vec::new();
+    if scope.is_none() {
+        batch.push(format!("SHOW CREATE DATABASE {}", ident(db)));
+    }
+    for o in &objects {
+        if let Some(show) = o.show {
+            batch.push(format!("SHOW CREATE {show} {}", ident(&o.name)));
         }
     }
-    Ok(tables)
+    if !checksummed.is_empty() {
+        batch.push(format!(
+            "CHECKSUM TABLE {}",
+            checksummed
+                .iter()
+                .map(|t| ident(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for s in &sequences {
+        batch.push(format!("SELECT * FROM {}", ident(s)));
+    }
+    let rows = compat::raw_sql(&batch.join(";\n"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut rows = rows.iter();
+    let mut next = || {
+        rows.next().ok_or_else(|| {
+            sqlx::Error::Protocol("dbtest: a state query returned fewer rows than asked".into())
+        })
+    };
+    let definer = snapshot::definer_clauses(&user);
+    let normal = |s: String| {
+        let mut s = s.replace(db, "\u{0}db");
+        for clause in &definer {
+            s = s.replace(clause.as_str(), "\u{0}definer ");
+        }
+        s
+    };
+    if scope.is_none() {
+        let row = next()?;
+        state
+            .objects
+            .insert("database".into(), digest(&[], &all_columns(row, &normal)?));
+    }
+    // Engines that keep `ALTER TABLE … DISABLE KEYS`, which SHOW CREATE does not show.
+    let mut keys_kept = false;
+    for o in &objects {
+        let mut fields = Vec::new();
+        if o.show.is_some() {
+            let row = next()?;
+            let name = text(row, 0)?.unwrap_or_default();
+            if name != o.name {
+                return Err(sqlx::Error::Protocol(format!(
+                    "dbtest: SHOW CREATE of `{}` answered for `{name}`",
+                    o.name
+                )));
+            }
+            fields = all_columns(row, &normal)?;
+        }
+        if o.show == Some("TABLE") {
+            if let Some(create) = fields.get_mut(1) {
+                keys_kept |= !engine_of(create).is_some_and(|e| e == "InnoDB" || e == "MEMORY");
+                if let Some((rest, counter)) = take_counter(create) {
+                    state.counters.insert(o.name.clone(), counter);
+                    *create = rest;
+                }
+            }
+        }
+        fields.push(o.extra.clone());
+        state
+            .objects
+            .insert(o.key.clone(), digest(&[&o.key], &fields));
+    }
+    let prefix = format!("{db}.");
+    for t in &checksummed {
+        let row = next()?;
+        let name = text(row, 0)?.unwrap_or_default();
+        if name.strip_prefix(&prefix) != Some(t.as_str()) {
+            return Err(sqlx::Error::Protocol(format!(
+                "dbtest: CHECKSUM TABLE answered `{name}` for `{t}`"
+            )));
+        }
+        let sum = text(row, 1)?.and_then(|s| s.parse::<u64>().ok());
+        state.rows.insert(t.clone(), sum);
+    }
+    for s in &sequences {
+        let row = next()?;
+        state
+            .sequences
+            .insert(s.clone(), all_columns(row, &normal)?.join(","));
+    }
+    if next().is_ok() {
+        return Err(sqlx::Error::Protocol(
+            "dbtest: a state query returned more rows than asked".into(),
+        ));
+    }
+    if keys_kept && scope.is_none() {
+        let disabled: Option<String> = compat::query_scalar(&format!(
+            "SELECT GROUP_CONCAT(CONCAT_WS('.', TABLE_NAME, INDEX_NAME) ORDER BY TABLE_NAME, INDEX_NAME) \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {d} AND COMMENT = 'disabled'"
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+        state.objects.insert(
+            "disabled keys".into(),
+            digest(&[], &[disabled.unwrap_or_default()]),
+        );
+    }
+    Ok(state)
 }
 
-/// The whole state of `db`.
-pub(crate) async fn read(conn: &mut MySqlConnection, db: &str) -> Result<State, sqlx::Error> {
-    Ok(State {
-        schema: schema_digest(conn, db).await?,
-        tables: table_state(conn, db).await?,
-    })
+/// The engine in a `SHOW CREATE TABLE` text.
+fn engine_of(create: &str) -> Option<&str> {
+    let start = create.find("\n) ENGINE=")? + "\n) ENGINE=".len();
+    create[start..].split([' ', '\n']).next()
 }
 
-/// Resets `db` (the session's default database) to `template`'s state `want`, copying rows from
-/// `template` with `copies` (per table, the `INSERT … SELECT` of the clone script). Returns
-/// `Ok(())` when `db` is proven equal to the template, else why not (then: drop it).
+/// Every column of `row` as `name=value`, normalised, but the trigger's `Created` time (a fresh
+/// clone's triggers are new, whenever it was made).
+fn all_columns(
+    row: &MySqlRow,
+    normal: &impl Fn(String) -> String,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::new();
+    for col in row.columns() {
+        if col.name() == "Created" {
+            continue;
+        }
+        let value = text(row, col.ordinal())?.unwrap_or_else(|| "\u{0}NULL".into());
+        out.push(format!("{}={}", col.name(), normal(value)));
+    }
+    Ok(out)
+}
+
+fn digest(head: &[&str], fields: &[String]) -> String {
+    let mut h = Sha256::new();
+    for f in head
+        .iter()
+        .copied()
+        .chain(fields.iter().map(String::as_str))
+    {
+        h.update((f.len() as u64).to_le_bytes());
+        h.update(f.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Splits the AUTO_INCREMENT counter out of a `SHOW CREATE TABLE` text: the server prints it right
+/// after the engine, on the line of table options (`) ENGINE=InnoDB AUTO_INCREMENT=11 DEFAULT …`).
+fn take_counter(create: &str) -> Option<(String, u64)> {
+    let start = create.find("\n) ENGINE=")? + "\n) ENGINE=".len();
+    let engine_end = start + create[start..].find(' ')?;
+    let rest = &create[engine_end..];
+    let digits_at = " AUTO_INCREMENT=".len();
+    if !rest.starts_with(" AUTO_INCREMENT=") {
+        return None;
+    }
+    let len = rest[digits_at..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    let counter = rest[digits_at..digits_at + len].parse().ok()?;
+    Some((
+        format!("{}{}", &create[..engine_end], &rest[digits_at + len..]),
+        counter,
+    ))
+}
+
+/// What became of a finished test's database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Proven equal to a fresh clone (after putting back this many tables and sequences).
+    Reset { restored: usize },
+    /// To be dropped.
+    Drop(Why),
+}
+
+/// Why a database is dropped instead of reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// A session other than dbtest's is still on it.
+    InUse,
+    /// The test changed what reset does not put back (DDL): which object.
+    Changed(String),
+    /// Put back, yet still not equal to a fresh clone: what differs. The kind of change cannot
+    /// be reset.
+    NotRestored(String),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::InUse => f.write_str("another session still uses it"),
+            Why::Changed(what) => write!(f, "the test changed its schema: {what}"),
+            Why::NotRestored(what) => {
+                write!(f, "after putting it back, {what} from a fresh clone's")
+            }
+        }
+    }
+}
+
+/// What a reset puts back.
+#[derive(Debug, Default)]
+struct Plan {
+    rows: BTreeSet<String>,
+    counters: BTreeSet<String>,
+    sequences: BTreeSet<String>,
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.counters.is_empty() && self.sequences.is_empty()
+    }
+
+    fn scope(&self) -> BTreeSet<String> {
+        self.rows
+            .iter()
+            .chain(&self.counters)
+            .chain(&self.sequences)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Resets `db` to `want`, the state of a fresh clone of `template` (whose clone script is
+/// `script`), on a session prepared by [`prepare_session`].
 pub(crate) async fn reset(
     conn: &mut MySqlConnection,
     db: &str,
+    template: &str,
+    script: &Script,
     want: &State,
-    copies: &BTreeMap<String, String>,
-) -> Result<Result<(), &'static str>, sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
     // Another session still on the database (a connection the test opened itself and left
     // open) could write after the reset: not provably clean. The test's pool has just closed, and
     // the server may take a moment to end those sessions: wait for them, briefly.
@@ -182,89 +523,233 @@ pub(crate) async fn reset(
             break;
         }
         if std::time::Instant::now() > deadline {
-            return Ok(Err("another session still uses it"));
+            return Ok(Outcome::Drop(Why::InUse));
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let schema = schema_digest(conn, db).await?;
-    if schema != want.schema {
-        tracing::debug!(
-            database = db,
-            "not reset: its schema differs from the template's (DDL)"
-        );
-        return Ok(Err("its schema differs from the template's (DDL)"));
-    }
-    // Triggers fire while rows are put back and may change other tables; those are put back in the
-    // next round. Three rounds without convergence: not provably clean.
-    for _ in 0..3 {
-        let have = table_state(conn, db).await?;
-        if have.len() != want.tables.len() || have.keys().ne(want.tables.keys()) {
-            tracing::debug!(
-                database = db,
-                "not reset: its tables differ from the template's"
-            );
-            return Ok(Err("its tables differ from the template's"));
-        }
 
-        // Rows in one transaction (one log flush instead of one per statement); counters after it,
-        // since ALTER TABLE commits implicitly.
-        let mut rows = Vec::new();
-        let mut counters = Vec::new();
-        for (t, (sum, ai)) in &have {
-            let (want_sum, want_ai) = want.tables[t];
-            if *sum != want_sum {
-                rows.push(format!("DELETE FROM {}", ident(t)));
-                if let Some(copy) = copies.get(t) {
-                    rows.push(copy.clone());
-                }
-            }
-            if let (true, Some(want_ai)) = (*ai != want_ai, want_ai) {
-                counters.push(format!(
-                    "ALTER TABLE {} AUTO_INCREMENT = {want_ai}",
-                    ident(t)
-                ));
-            }
-        }
-        if rows.is_empty() && counters.is_empty() {
-            return Ok(Ok(()));
-        }
-        let mut sql = vec![
-            format!("USE {}", ident(db)),
-            "SET @dbtest_fkc = @@SESSION.foreign_key_checks, SESSION foreign_key_checks = 0"
-                .to_owned(),
-        ];
-        if !rows.is_empty() {
-            sql.push("START TRANSACTION".into());
-            sql.append(&mut rows);
-            sql.push("COMMIT".into());
-        }
-        sql.append(&mut counters);
-        sql.push("SET SESSION foreign_key_checks = @dbtest_fkc".into());
-        compat::raw_sql(&sql.join(";\n"))
-            .execute(&mut *conn)
-            .await?;
+    let have = read(conn, db, None).await?;
+    let plan = match plan(&have, want, script) {
+        Ok(plan) => plan,
+        Err(what) => return Ok(Outcome::Drop(Why::Changed(what))),
+    };
+    if plan.is_empty() {
+        return Ok(Outcome::Reset { restored: 0 });
     }
-    Ok(Err(
-        "it did not settle to the template's state in three rounds (triggers?)",
-    ))
+    compat::raw_sql(&restore_sql(&plan, template, script, want))
+        .execute(&mut *conn)
+        .await?;
+    let scope = plan.scope();
+    let after = read(conn, db, Some(&scope)).await?;
+    Ok(match after.difference(want, Some(&scope)) {
+        None => Outcome::Reset {
+            restored: scope.len(),
+        },
+        Some(what) => Outcome::Drop(Why::NotRestored(what)),
+    })
+}
+
+/// What to put back so `have` becomes `want`; `Err` names a difference that is not rows,
+/// counters or sequences.
+fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
+    // Every object but rows, counters and sequences' state.
+    let mut a = have.clone();
+    let mut b = want.clone();
+    for s in [&mut a, &mut b] {
+        s.rows.clear();
+        s.counters.clear();
+        s.sequences.clear();
+    }
+    if let Some(what) = a.difference(&b, None) {
+        return Err(what);
+    }
+    let mut plan = Plan::default();
+    for (t, sum) in &want.rows {
+        if have.rows.get(t) != Some(sum) {
+            plan.rows.insert(t.clone());
+        }
+        if have.counters.get(t) != want.counters.get(t) {
+            plan.counters.insert(t.clone());
+        }
+    }
+    for (s, row) in &want.sequences {
+        if have.sequences.get(s) != Some(row) {
+            plan.sequences.insert(s.clone());
+        }
+    }
+    // Only what the clone script can put back.
+    for t in plan.rows.iter().chain(&plan.counters) {
+        if script.table(t).is_none() {
+            return Err(format!("table `{t}` is not in the template's clone script"));
+        }
+    }
+    for s in &plan.sequences {
+        if script.sequence(s).is_none() {
+            return Err(format!(
+                "sequence `{s}` is not in the template's clone script"
+            ));
+        }
+    }
+    Ok(plan)
+}
+
+/// The statements that put back what `plan` lists: rows while their tables have no triggers (the
+/// triggers are dropped and made again, as a clone makes them after its rows), in one
+/// transaction; then counters and sequences.
+fn restore_sql(plan: &Plan, template: &str, script: &Script, want: &State) -> String {
+    let tables: Vec<_> = plan.rows.iter().filter_map(|t| script.table(t)).collect();
+    let history = tables
+        .iter()
+        .any(|t| t.versioning.as_ref().is_some_and(|v| v.with_history));
+    let mut sql = vec![snapshot::data_session_sql(history)];
+    let triggers: Vec<_> = tables
+        .iter()
+        .flat_map(|t| script.triggers_of(&t.name))
+        .collect();
+    sql.extend(
+        triggers
+            .iter()
+            .map(|g| format!("DROP TRIGGER {}", ident(&g.name))),
+    );
+    if !tables.is_empty() {
+        sql.push("START TRANSACTION".into());
+        for t in &tables {
+            sql.push(t.delete_sql());
+            sql.extend(t.copy_sql(template));
+        }
+        sql.push("COMMIT".into());
+    }
+    // ALTER TABLE commits implicitly: after the rows.
+    for t in plan.counters.iter().filter_map(|t| script.table(t)) {
+        sql.push(t.counter_sql(want.counters.get(&t.name).copied()));
+    }
+    for s in plan.sequences.iter().filter_map(|s| script.sequence(s)) {
+        sql.push(s.set_sql(false));
+    }
+    sql.extend(triggers.iter().map(|g| g.create_sql()));
+    // Back to the settings a state is read under (a trigger's creation sets its own).
+    sql.push(format!("SET SESSION sql_mode = '{DATA_MODE}'"));
+    sql.join(";\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn state_round_trips() {
-        let s = State {
-            schema: "0123abcd".into(),
-            tables: [
-                ("a".to_owned(), (Some(-42), Some(7))),
-                ("b".to_owned(), (None, None)),
+    fn state() -> State {
+        State {
+            objects: [
+                ("table a".to_owned(), "1".to_owned()),
+                ("trigger g".to_owned(), "2".to_owned()),
+                ("view v".to_owned(), "3".to_owned()),
             ]
             .into_iter()
             .collect(),
-        };
+            counters: [("a".to_owned(), 7)].into_iter().collect(),
+            rows: [("a".to_owned(), Some(42)), ("b".to_owned(), None)]
+                .into_iter()
+                .collect(),
+            sequences: [("s".to_owned(), "1,2,3".to_owned())].into_iter().collect(),
+            trigger_tables: [("g".to_owned(), "a".to_owned())].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let s = state();
         assert_eq!(State::decode(&s.encode()), Some(s));
         assert_eq!(State::decode("nonsense"), None);
+        assert_eq!(State::decode("rows\ta\tnot-a-number"), None);
+    }
+
+    #[test]
+    fn differences_name_the_object() {
+        let want = state();
+        assert_eq!(want.difference(&want, None), None);
+        let mut have = want.clone();
+        have.objects.insert("view v".into(), "changed".into());
+        assert_eq!(
+            have.difference(&want, None).as_deref(),
+            Some("view `v` differs")
+        );
+        // Out of a scope of table `a`: the view is not looked at; the trigger on `a` is.
+        assert_eq!(have.difference(&want, Some(&["a".to_owned()].into())), None);
+        have.objects.insert("trigger g".into(), "changed".into());
+        assert_eq!(
+            have.difference(&want, Some(&["a".to_owned()].into()))
+                .as_deref(),
+            Some("trigger `g` differs")
+        );
+        let mut have = want.clone();
+        have.objects.insert("procedure p".into(), "x".into());
+        assert_eq!(
+            have.difference(&want, None).as_deref(),
+            Some("procedure `p` was added")
+        );
+        let mut have = want.clone();
+        have.rows.insert("b".into(), Some(1));
+        assert_eq!(
+            have.difference(&want, None).as_deref(),
+            Some("the rows of table `b` differ")
+        );
+        let mut have = want.clone();
+        have.sequences.insert("s".into(), "9".into());
+        assert!(have
+            .difference(&want, None)
+            .unwrap()
+            .contains("sequence `s`"));
+    }
+
+    #[test]
+    fn a_plan_puts_back_rows_counters_sequences_and_nothing_else() {
+        let want = state();
+        let script = Script {
+            tables: ["a", "b"]
+                .iter()
+                .map(|n| snapshot::Table {
+                    name: (*n).into(),
+                    create: String::new(),
+                    has_rows: true,
+                    columns: vec!["id".into()],
+                    versioning: None,
+                })
+                .collect(),
+            sequences: vec![snapshot::Sequence {
+                name: "s".into(),
+                create: String::new(),
+                next: 1,
+                round: 0,
+            }],
+            ..Script::default()
+        };
+        let mut have = want.clone();
+        have.rows.insert("a".into(), Some(1));
+        have.counters.insert("a".into(), 9);
+        have.sequences.insert("s".into(), "x".into());
+        let p = plan(&have, &want, &script).unwrap();
+        assert_eq!(p.scope(), ["a".to_owned(), "s".to_owned()].into());
+        assert!(p.counters.contains("a") && p.rows.contains("a"));
+        let mut ddl = have.clone();
+        ddl.objects.insert("table a".into(), "altered".into());
+        assert_eq!(plan(&ddl, &want, &script).unwrap_err(), "table `a` differs");
+        let mut dropped = want.clone();
+        dropped.rows.remove("b");
+        dropped.objects.remove("view v");
+        assert!(plan(&dropped, &want, &script).is_err());
+    }
+
+    #[test]
+    fn the_counter_is_taken_from_the_options_line_only() {
+        let create = "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT COMMENT ') ENGINE=x AUTO_INCREMENT=5',\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=11 DEFAULT CHARSET=utf8mb4";
+        let (rest, n) = take_counter(create).unwrap();
+        assert_eq!(n, 11);
+        assert_eq!(
+            rest,
+            "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT COMMENT ') ENGINE=x AUTO_INCREMENT=5',\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        );
+        assert_eq!(
+            take_counter("CREATE TABLE `t` (\n  `id` int\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"),
+            None
+        );
     }
 }

@@ -210,7 +210,7 @@ fn run_with_database<Fut>(
                 _ if !failed && closed && reusable => Ending::Reuse,
                 _ => Ending::Drop,
             };
-            lease::release(settings, db, ending).await
+            lease::release(settings, db, ending, args.test_path).await
         }
         .instrument(tracing::debug_span!("release", test = args.test_path)),
     );

@@ -1,27 +1,36 @@
-//! Reads a ready template into a replay script: the statements that turn an empty database into
-//! one indistinguishable from the template. Read once, when the template is built; stored with
-//! the template's ready marker, so other processes fetch it in one query.
+//! Reads a ready template into its clone script: a typed description of everything that turns an
+//! empty database into one indistinguishable from the template. Read once, when the template is
+//! built; stored with the template's ready marker (see [`Script::encode`]), so other processes
+//! fetch it in one query.
 //!
-//! The script is applied with the new database as the session's default database, so every name
-//! in it is unqualified: tables from `SHOW CREATE TABLE`, views from `SHOW CREATE VIEW` with the
-//! template's qualifier removed (otherwise the clone's views would read the template), triggers,
-//! routines and events each under the `sql_mode` and character set they were created with, and
-//! every row copied server-side with `INSERT … SELECT` from the template.
+//! Every definition comes from the server's own `SHOW CREATE …`: tables and sequences; views with
+//! the template's qualifier removed (otherwise the clone's views would read the template);
+//! triggers, routines and events each with the `sql_mode`, character set and time zone they were
+//! created under. Rows are not in the script: a clone copies them server-side from the template
+//! with `INSERT … SELECT` (with their history, for system-versioned tables), before any trigger
+//! exists, so copying fires none.
 
-use crate::compat;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
+use crate::compat;
 use crate::db::text;
 use crate::naming::{ident, literal};
+use crate::record;
 
 /// The marker table inside every template; never copied into clones.
 pub(crate) const MARKER_TABLE: &str = "_dbtest_template";
 
-/// Statements run before and after the objects, saving and restoring the session settings the
-/// script changes.
+/// The `sql_mode` tables are read, created and filled under: nothing that changes how
+/// `SHOW CREATE` prints (no `ANSI_QUOTES`), no strictness that would refuse the template's own
+/// values (zero dates), a stored 0 in an AUTO_INCREMENT column kept as 0, and an error instead of
+/// a silently substituted engine.
+pub(crate) const DATA_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/// Statements run before and after a script, saving and restoring the session settings it
+/// changes.
 const PROLOGUE: &str = "SET @dbtest_sql_mode = @@SESSION.sql_mode, \
      @dbtest_csc = @@SESSION.character_set_client, \
      @dbtest_cc = @@SESSION.collation_connection, \
@@ -55,16 +64,425 @@ impl std::fmt::Display for SnapshotError {
     }
 }
 
-/// Reads `template` into a script of statements separated by `;\n`.
+/// The clone script of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Script {
+    /// The database's default character set and collation.
+    pub charset: String,
+    pub collation: String,
+    /// Base tables (system-versioned ones included), by name.
+    pub tables: Vec<Table>,
+    pub sequences: Vec<Sequence>,
+    /// Routines, then views (each after the views it reads), triggers (per table in firing
+    /// order), events: everything created after the rows.
+    pub objects: Vec<Object>,
+}
+
+/// A base table of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Table {
+    pub name: String,
+    /// `SHOW CREATE TABLE`, with the template's AUTO_INCREMENT counter.
+    pub create: String,
+    /// The template's table has rows (a clone copies them).
+    pub has_rows: bool,
+    /// The columns a row copy writes: every column but generated ones.
+    pub columns: Vec<String>,
+    /// System-versioned: its row start and row end columns. Rows are copied with their history
+    /// and timestamps when the server can (`system_versioning_insert_history`, MariaDB 10.11+).
+    pub versioning: Option<Versioning>,
+}
+
+/// The period columns of a system-versioned table, and whether its history is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Versioning {
+    pub start: String,
+    pub end: String,
+    /// The server can insert history (`system_versioning_insert_history`).
+    pub with_history: bool,
+}
+
+/// A sequence of the template: its definition and the state a clone starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sequence {
+    pub name: String,
+    /// `SHOW CREATE SEQUENCE`.
+    pub create: String,
+    /// `next_not_cached_value` and `cycle_count` of the template.
+    pub next: i64,
+    pub round: i64,
+}
+
+/// What kind of object an [`Object`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    Procedure,
+    Function,
+    View,
+    Trigger,
+    Event,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Procedure => "procedure",
+            Kind::Function => "function",
+            Kind::View => "view",
+            Kind::Trigger => "trigger",
+            Kind::Event => "event",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Procedure,
+            Kind::Function,
+            Kind::View,
+            Kind::Trigger,
+            Kind::Event,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A view, trigger, routine or event, and the session it is created under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Object {
+    pub kind: Kind,
+    pub name: String,
+    /// The table of a trigger.
+    pub table: Option<String>,
+    pub session: Session,
+    /// The `CREATE …` statement, without the cloning user's own `DEFINER` clause.
+    pub create: String,
+}
+
+/// Session settings an object was created under (`None`: the script's default).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Session {
+    pub sql_mode: Option<String>,
+    pub charset_client: Option<String>,
+    pub collation_connection: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+impl Session {
+    /// The `SET SESSION` statement for these settings, if any.
+    fn set_sql(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            ("sql_mode", &self.sql_mode),
+            ("character_set_client", &self.charset_client),
+            ("collation_connection", &self.collation_connection),
+            ("time_zone", &self.time_zone),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            // Checked to be plain when read (`Session::checked`).
+            let value = literal(value.as_deref()?)?;
+            Some(format!("{name} = {value}"))
+        })
+        .collect();
+        (!parts.is_empty()).then(|| format!("SET SESSION {}", parts.join(", ")))
+    }
+
+    /// Refuses settings that cannot be written as a plain literal.
+    fn checked(self) -> Result<Session, SnapshotError> {
+        for value in [
+            &self.sql_mode,
+            &self.charset_client,
+            &self.collation_connection,
+            &self.time_zone,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if literal(value).is_none() {
+                return Err(SnapshotError::Unsupported(format!(
+                    "unexpected session setting {value:?}"
+                )));
+            }
+        }
+        Ok(self)
+    }
+}
+
+impl Table {
+    /// Empties the table (and, for a system-versioned one, its history).
+    pub(crate) fn delete_sql(&self) -> String {
+        let mut sql = format!("DELETE FROM {}", ident(&self.name));
+        if self.versioning.is_some() {
+            sql.push_str(&format!(";\nDELETE HISTORY FROM {}", ident(&self.name)));
+        }
+        sql
+    }
+
+    /// Copies the template's rows into the (empty) table of the session's default database: for
+    /// a system-versioned table with history, every row version with its timestamps (the session
+    /// must have `system_versioning_insert_history` on).
+    pub(crate) fn copy_sql(&self, template: &str) -> Option<String> {
+        if !self.has_rows {
+            return None;
+        }
+        let mut cols: Vec<String> = self.columns.iter().map(|c| ident(c)).collect();
+        let mut from = format!("{}.{}", ident(template), ident(&self.name));
+        if let Some(v) = self.versioning.as_ref().filter(|v| v.with_history) {
+            cols.push(ident(&v.start));
+            cols.push(ident(&v.end));
+            from.push_str(" FOR SYSTEM_TIME ALL");
+        }
+        let cols = cols.join(", ");
+        Some(format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {from}",
+            ident(&self.name)
+        ))
+    }
+
+    /// Puts the table's AUTO_INCREMENT counter back to `counter` (1 when the template shows none:
+    /// the server then takes the smallest value its rows allow).
+    pub(crate) fn counter_sql(&self, counter: Option<u64>) -> String {
+        format!(
+            "ALTER TABLE {} AUTO_INCREMENT = {}",
+            ident(&self.name),
+            counter.unwrap_or(1)
+        )
+    }
+}
+
+impl Sequence {
+    /// Sets a new sequence to the template's state. `SETVAL` only moves forward, so a used
+    /// sequence is first restarted at its start value (which `RESTART` keeps).
+    pub(crate) fn set_sql(&self, fresh: bool) -> String {
+        let restart = if fresh {
+            String::new()
+        } else {
+            format!("ALTER SEQUENCE {} RESTART;\n", ident(&self.name))
+        };
+        format!(
+            "{restart}DO SETVAL({}, {}, 0, {})",
+            ident(&self.name),
+            self.next,
+            self.round
+        )
+    }
+}
+
+impl Object {
+    /// The statements that create the object: its session settings, then its `CREATE`.
+    pub(crate) fn create_sql(&self) -> String {
+        match self.session.set_sql() {
+            Some(set) => format!("{set};\n{}", self.create),
+            None => self.create.clone(),
+        }
+    }
+}
+
+/// Session settings for copying rows: the data mode, no foreign key checks, and history
+/// insertion when a table needs it.
+pub(crate) fn data_session_sql(history: bool) -> String {
+    let mut sql = format!("SET SESSION sql_mode = '{DATA_MODE}', foreign_key_checks = 0");
+    if history {
+        sql.push_str(", system_versioning_insert_history = 1");
+    }
+    sql
+}
+
+impl Script {
+    /// The statements that turn the session's (empty) default database into a clone of
+    /// `template`: settings saved, tables and sequences, rows, then routines, views, triggers and
+    /// events; settings restored.
+    pub(crate) fn clone_sql(&self, template: &str) -> String {
+        let mut out = vec![PROLOGUE.to_owned()];
+        let history = self
+            .tables
+            .iter()
+            .any(|t| t.versioning.as_ref().is_some_and(|v| v.with_history));
+        out.push(data_session_sql(history));
+        out.push(format!(
+            "ALTER DATABASE CHARACTER SET {} COLLATE {}",
+            literal(&self.charset).unwrap_or_else(|| "DEFAULT".into()),
+            literal(&self.collation).unwrap_or_else(|| "DEFAULT".into())
+        ));
+        out.extend(self.tables.iter().map(|t| t.create.clone()));
+        for s in &self.sequences {
+            out.push(s.create.clone());
+            out.push(s.set_sql(true));
+        }
+        out.extend(self.tables.iter().filter_map(|t| t.copy_sql(template)));
+        if history {
+            out.push("SET SESSION system_versioning_insert_history = 0".into());
+        }
+        out.extend(self.objects.iter().map(Object::create_sql));
+        out.push(EPILOGUE.into());
+        out.join(";\n")
+    }
+
+    /// The table `name`.
+    pub(crate) fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The sequence `name`.
+    pub(crate) fn sequence(&self, name: &str) -> Option<&Sequence> {
+        self.sequences.iter().find(|s| s.name == name)
+    }
+
+    /// The triggers of `table`, in firing order.
+    pub(crate) fn triggers_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Object> {
+        self.objects
+            .iter()
+            .filter(move |o| o.kind == Kind::Trigger && o.table.as_deref() == Some(table))
+    }
+
+    /// The script as text, read back by [`Script::decode`].
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::new();
+        record::write(
+            &mut out,
+            [Some("db"), Some(&*self.charset), Some(&*self.collation)],
+        );
+        for t in &self.tables {
+            let (start, end, history) = match &t.versioning {
+                Some(v) => (Some(&*v.start), Some(&*v.end), Some(flag(v.with_history))),
+                None => (None, None, None),
+            };
+            record::write(
+                &mut out,
+                [
+                    Some("table"),
+                    Some(&*t.name),
+                    Some(flag(t.has_rows)),
+                    start,
+                    end,
+                    history,
+                    Some(&*t.create),
+                ]
+                .into_iter()
+                .chain(t.columns.iter().map(|c| Some(c.as_str()))),
+            );
+        }
+        for s in &self.sequences {
+            record::write(
+                &mut out,
+                [
+                    Some("sequence"),
+                    Some(&*s.name),
+                    Some(&*s.next.to_string()),
+                    Some(&*s.round.to_string()),
+                    Some(&*s.create),
+                ],
+            );
+        }
+        for o in &self.objects {
+            record::write(
+                &mut out,
+                [
+                    Some("object"),
+                    Some(o.kind.as_str()),
+                    Some(&*o.name),
+                    o.table.as_deref(),
+                    o.session.sql_mode.as_deref(),
+                    o.session.charset_client.as_deref(),
+                    o.session.collation_connection.as_deref(),
+                    o.session.time_zone.as_deref(),
+                    Some(&*o.create),
+                ],
+            );
+        }
+        out
+    }
+
+    /// Reads a script written by [`Script::encode`]; `None` if it is not one.
+    pub(crate) fn decode(text: &str) -> Option<Script> {
+        let mut script = Script::default();
+        for fields in record::read(text)? {
+            let mut f = fields.into_iter();
+            let mut next = || f.next();
+            match next()??.as_str() {
+                "db" => {
+                    script.charset = next()??;
+                    script.collation = next()??;
+                }
+                "table" => {
+                    let name = next()??;
+                    let has_rows = next()?? == "1";
+                    let (start, end, history) = (next()?, next()?, next()?);
+                    let create = next()??;
+                    let versioning = match (start, end, history) {
+                        (Some(start), Some(end), Some(h)) => Some(Versioning {
+                            start,
+                            end,
+                            with_history: h == "1",
+                        }),
+                        (None, None, None) => None,
+                        _ => return None,
+                    };
+                    let columns = std::iter::from_fn(next).collect::<Option<Vec<_>>>()?;
+                    script.tables.push(Table {
+                        name,
+                        create,
+                        has_rows,
+                        columns,
+                        versioning,
+                    });
+                }
+                "sequence" => script.sequences.push(Sequence {
+                    name: next()??,
+                    next: next()??.parse().ok()?,
+                    round: next()??.parse().ok()?,
+                    create: next()??,
+                }),
+                "object" => {
+                    let kind = Kind::parse(&next()??)?;
+                    let name = next()??;
+                    let table = next()?;
+                    let session = Session {
+                        sql_mode: next()?,
+                        charset_client: next()?,
+                        collation_connection: next()?,
+                        time_zone: next()?,
+                    }
+                    .checked()
+                    .ok()?;
+                    script.objects.push(Object {
+                        kind,
+                        name,
+                        table,
+                        session,
+                        create: next()??,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        Some(script)
+    }
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "1"
+    } else {
+        "0"
+    }
+}
+
+/// Reads `template` into its clone script.
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
     template: &str,
-) -> Result<String, SnapshotError> {
+) -> Result<Script, SnapshotError> {
+    // How SHOW CREATE prints depends on the session's sql_mode: read under the mode the script
+    // is replayed under.
+    compat::raw_sql(&format!(
+        "SET SESSION sql_mode = '{DATA_MODE}', sql_quote_show_create = 1"
+    ))
+    .execute(&mut *conn)
+    .await?;
     let qualifier = format!("{}.", ident(template));
     let definer = current_definer(conn).await?;
-    let mut out = Script::default();
-    out.push(PROLOGUE.into());
-    out.push("SET SESSION foreign_key_checks = 0".into());
+    let mut script = Script::default();
 
     let row = sqlx::query(
         "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
@@ -73,17 +491,37 @@ pub(crate) async fn read(
     .bind(template)
     .fetch_one(&mut *conn)
     .await?;
-    let (charset, collation) = (
-        text(&row, 0)?.unwrap_or_default(),
-        text(&row, 1)?.unwrap_or_default(),
-    );
-    out.push(format!(
-        "ALTER DATABASE CHARACTER SET {} COLLATE {}",
-        lit(&charset)?,
-        lit(&collation)?
-    ));
+    script.charset = text(&row, 0)?.unwrap_or_default();
+    script.collation = text(&row, 1)?.unwrap_or_default();
+    for value in [&script.charset, &script.collation] {
+        if literal(value).is_none() {
+            return Err(SnapshotError::Unsupported(format!(
+                "unexpected character set or collation {value:?}"
+            )));
+        }
+    }
 
-    // Tables and sequences.
+    read_tables(conn, template, &qualifier, &mut script).await?;
+    script.objects = read_routines(conn, template, &qualifier, &definer).await?;
+    script
+        .objects
+        .extend(read_views(conn, template, &qualifier, &definer).await?);
+    script
+        .objects
+        .extend(read_triggers(conn, template, &qualifier, &definer).await?);
+    script
+        .objects
+        .extend(read_events(conn, template, &qualifier, &definer).await?);
+    Ok(script)
+}
+
+/// Tables (with their columns, rows and versioning) and sequences.
+async fn read_tables(
+    conn: &mut MySqlConnection,
+    template: &str,
+    qualifier: &str,
+    script: &mut Script,
+) -> Result<(), SnapshotError> {
     let rows = sqlx::query(
         "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME",
@@ -101,7 +539,8 @@ pub(crate) async fn read(
         }
         match kind.as_str() {
             "SEQUENCE" => sequences.push(name),
-            "BASE TABLE" | "SYSTEM VERSIONED" => tables.push(name),
+            "BASE TABLE" => tables.push((name, false)),
+            "SYSTEM VERSIONED" => tables.push((name, true)),
             other => {
                 return Err(SnapshotError::Unsupported(format!(
                     "table `{name}` is of type {other}, which dbtest cannot clone"
@@ -109,47 +548,99 @@ pub(crate) async fn read(
             }
         }
     }
-    for name in tables.iter().chain(&sequences) {
-        let row = compat::query(&format!("SHOW CREATE TABLE {qualifier}{}", ident(name)))
-            .fetch_one(&mut *conn)
-            .await?;
-        out.push(text(&row, 1)?.unwrap_or_default());
-    }
-    for name in &sequences {
-        let row = compat::query(&format!(
-            "SELECT next_not_cached_value FROM {qualifier}{}",
-            ident(name)
-        ))
-        .fetch_one(&mut *conn)
-        .await?;
-        let next: i64 = row.try_get_unchecked(0)?;
-        out.push(format!("DO SETVAL({}, {next}, 0)", ident(name)));
-    }
 
-    // Rows: every table that has any, copied server-side, without generated columns.
+    // Columns a copy writes, and the period columns of system-versioned tables (explicit ones are
+    // listed as generated `ROW START` / `ROW END`; implicit ones are not listed at all).
     let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut periods: BTreeMap<String, (String, String)> = BTreeMap::new();
     for row in sqlx::query(
-        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-         AND EXTRA NOT LIKE '%VIRTUAL GENERATED%' AND EXTRA NOT LIKE '%STORED GENERATED%' \
-         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
     .bind(template)
     .fetch_all(&mut *conn)
     .await?
     {
-        columns
-            .entry(text(&row, 0)?.unwrap_or_default())
-            .or_default()
-            .push(text(&row, 1)?.unwrap_or_default());
+        let table = text(&row, 0)?.unwrap_or_default();
+        let column = text(&row, 1)?.unwrap_or_default();
+        let extra = text(&row, 2)?.unwrap_or_default().to_ascii_uppercase();
+        let generation = text(&row, 3)?.unwrap_or_default().to_ascii_uppercase();
+        match generation.as_str() {
+            "ROW START" => periods.entry(table).or_default().0 = column,
+            "ROW END" => periods.entry(table).or_default().1 = column,
+            _ if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") => {}
+            _ => columns.entry(table).or_default().push(column),
+        }
     }
+    let insert_history = sqlx::query("SELECT @@SESSION.system_versioning_insert_history")
+        .fetch_one(&mut *conn)
+        .await
+        .is_ok();
+
+    let has_rows = tables_with_rows(conn, qualifier, &tables).await?;
+    for (name, versioned) in tables {
+        let row = compat::query(&format!("SHOW CREATE TABLE {qualifier}{}", ident(&name)))
+            .fetch_one(&mut *conn)
+            .await?;
+        let versioning = versioned.then(|| {
+            let (start, end) = periods
+                .remove(&name)
+                .unwrap_or_else(|| ("row_start".into(), "row_end".into()));
+            Versioning {
+                start,
+                end,
+                with_history: insert_history,
+            }
+        });
+        script.tables.push(Table {
+            create: text(&row, 1)?.unwrap_or_default(),
+            has_rows: has_rows.contains(&name),
+            columns: columns.remove(&name).unwrap_or_default(),
+            versioning,
+            name,
+        });
+    }
+    for name in sequences {
+        let row = compat::query(&format!("SHOW CREATE SEQUENCE {qualifier}{}", ident(&name)))
+            .fetch_one(&mut *conn)
+            .await?;
+        let create = text(&row, 1)?.unwrap_or_default();
+        let row = compat::query(&format!(
+            "SELECT next_not_cached_value, cycle_count FROM {qualifier}{}",
+            ident(&name)
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+        script.sequences.push(Sequence {
+            name,
+            create,
+            next: row.try_get_unchecked(0)?,
+            round: row.try_get_unchecked(1)?,
+        });
+    }
+    Ok(())
+}
+
+/// The tables of `tables` that have rows (history rows count).
+async fn tables_with_rows(
+    conn: &mut MySqlConnection,
+    qualifier: &str,
+    tables: &[(String, bool)],
+) -> Result<BTreeSet<String>, SnapshotError> {
+    let mut out = BTreeSet::new();
     for chunk in tables.chunks(64) {
         // UNION ALL keeps the order of its branches only with an explicit key; number them.
         let probe = chunk
             .iter()
             .enumerate()
-            .map(|(i, t)| {
+            .map(|(i, (t, versioned))| {
+                let all = if *versioned {
+                    " FOR SYSTEM_TIME ALL"
+                } else {
+                    ""
+                };
                 format!(
-                    "SELECT {i} AS n, EXISTS (SELECT 1 FROM {qualifier}{}) AS has_rows",
+                    "SELECT {i} AS n, EXISTS (SELECT 1 FROM {qualifier}{}{all}) AS has_rows",
                     ident(t)
                 )
             })
@@ -163,22 +654,22 @@ pub(crate) async fn read(
         {
             let n: i64 = row.try_get_unchecked(0)?;
             let has_rows: i64 = row.try_get_unchecked(1)?;
-            if has_rows == 0 {
-                continue;
+            if has_rows != 0 {
+                out.insert(chunk[n as usize].0.clone());
             }
-            let table = &chunk[n as usize];
-            let cols = columns
-                .get(table)
-                .map(|c| c.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default();
-            out.push(format!(
-                "INSERT INTO {t} ({cols}) SELECT {cols} FROM {qualifier}{t}",
-                t = ident(table)
-            ));
         }
     }
+    Ok(out)
+}
 
-    // Routines (views may call functions, so before views).
+/// Procedures and functions (before views: views may call functions).
+async fn read_routines(
+    conn: &mut MySqlConnection,
+    template: &str,
+    qualifier: &str,
+    definer: &[String; 2],
+) -> Result<Vec<Object>, SnapshotError> {
+    let mut out = Vec::new();
     for row in sqlx::query(
         "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES \
          WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
@@ -187,28 +678,54 @@ pub(crate) async fn read(
     .fetch_all(&mut *conn)
     .await?
     {
-        let kind = text(&row, 0)?.unwrap_or_default();
+        let kind_name = text(&row, 0)?.unwrap_or_default();
         let name = text(&row, 1)?.unwrap_or_default();
-        if kind != "PROCEDURE" && kind != "FUNCTION" {
-            return Err(SnapshotError::Unsupported(format!(
-                "routine `{name}` is a {kind}, which dbtest cannot clone"
-            )));
-        }
-        let row = compat::query(&format!("SHOW CREATE {kind} {qualifier}{}", ident(&name)))
-            .fetch_one(&mut *conn)
-            .await?;
+        let kind = match kind_name.as_str() {
+            "PROCEDURE" => Kind::Procedure,
+            "FUNCTION" => Kind::Function,
+            _ => {
+                return Err(SnapshotError::Unsupported(format!(
+                    "routine `{name}` is a {kind_name}, which dbtest cannot clone"
+                )))
+            }
+        };
+        let row = compat::query(&format!(
+            "SHOW CREATE {kind_name} {qualifier}{}",
+            ident(&name)
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
         let body = text(&row, 2)?.ok_or_else(|| {
             SnapshotError::Unsupported(format!(
-                "the server hides the body of {kind} `{name}` from this user; grant it SELECT on mysql.proc \
+                "the server hides the body of {kind_name} `{name}` from this user; grant it SELECT on mysql.proc \
                  (MariaDB) or SHOW_ROUTINE (MySQL)"
             ))
         })?;
-        out.set_session(&text(&row, 1)?, &text(&row, 3)?, &text(&row, 4)?, None)?;
-        out.push(strip_definer(&body, &definer));
+        out.push(Object {
+            kind,
+            name,
+            table: None,
+            session: Session {
+                sql_mode: text(&row, 1)?,
+                charset_client: text(&row, 3)?,
+                collation_connection: text(&row, 4)?,
+                time_zone: None,
+            }
+            .checked()?,
+            create: strip_definer(&body, definer),
+        });
     }
+    Ok(out)
+}
 
-    // Views, each after the views it reads, reading the clone's tables.
-    let views: Vec<String> = sqlx::query(
+/// Views, each after the views it reads, reading the clone's tables.
+async fn read_views(
+    conn: &mut MySqlConnection,
+    template: &str,
+    qualifier: &str,
+    definer: &[String; 2],
+) -> Result<Vec<Object>, SnapshotError> {
+    let names: Vec<String> = sqlx::query(
         "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
     )
     .bind(template)
@@ -217,12 +734,12 @@ pub(crate) async fn read(
     .iter()
     .map(|r| text(r, 0).map(Option::unwrap_or_default))
     .collect::<Result<_, _>>()?;
-    let mut view_defs = BTreeMap::new();
-    for name in &views {
+    let mut defs = BTreeMap::new();
+    for name in &names {
         let row = compat::query(&format!("SHOW CREATE VIEW {qualifier}{}", ident(name)))
             .fetch_one(&mut *conn)
             .await?;
-        view_defs.insert(
+        defs.insert(
             name.clone(),
             (
                 text(&row, 1)?.unwrap_or_default(),
@@ -231,15 +748,38 @@ pub(crate) async fn read(
             ),
         );
     }
-    for name in view_order(&view_defs, &qualifier) {
-        let (def, csc, cc) = &view_defs[&name];
-        out.set_session(&None, csc, cc, None)?;
-        out.push(strip_definer(&def.replace(&qualifier, ""), &definer));
+    let mut out = Vec::new();
+    for name in view_order(&defs, qualifier) {
+        let (def, csc, cc) = &defs[&name];
+        out.push(Object {
+            kind: Kind::View,
+            table: None,
+            // Read under the data mode: created under it too, whatever object came before.
+            session: Session {
+                sql_mode: Some(DATA_MODE.into()),
+                charset_client: csc.clone(),
+                collation_connection: cc.clone(),
+                time_zone: None,
+            }
+            .checked()?,
+            create: strip_definer(&def.replace(qualifier, ""), definer),
+            name,
+        });
     }
+    Ok(out)
+}
 
-    // Triggers, after the rows (so copying fires none), in their firing order.
+/// Triggers, per table in firing order.
+async fn read_triggers(
+    conn: &mut MySqlConnection,
+    template: &str,
+    qualifier: &str,
+    definer: &[String; 2],
+) -> Result<Vec<Object>, SnapshotError> {
+    let mut out = Vec::new();
     for row in sqlx::query(
-        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? \
+        // By EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every database.
+        "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? \
          ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
     )
     .bind(template)
@@ -247,14 +787,34 @@ pub(crate) async fn read(
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();
+        let table = text(&row, 1)?;
         let row = compat::query(&format!("SHOW CREATE TRIGGER {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
-        out.set_session(&text(&row, 1)?, &text(&row, 3)?, &text(&row, 4)?, None)?;
-        out.push(strip_definer(&text(&row, 2)?.unwrap_or_default(), &definer));
+        out.push(Object {
+            kind: Kind::Trigger,
+            name,
+            table,
+            session: Session {
+                sql_mode: text(&row, 1)?,
+                charset_client: text(&row, 3)?,
+                collation_connection: text(&row, 4)?,
+                time_zone: None,
+            }
+            .checked()?,
+            create: strip_definer(&text(&row, 2)?.unwrap_or_default(), definer),
+        });
     }
+    Ok(out)
+}
 
-    // Events.
+async fn read_events(
+    conn: &mut MySqlConnection,
+    template: &str,
+    qualifier: &str,
+    definer: &[String; 2],
+) -> Result<Vec<Object>, SnapshotError> {
+    let mut out = Vec::new();
     for row in sqlx::query(
         "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME",
     )
@@ -266,77 +826,21 @@ pub(crate) async fn read(
         let row = compat::query(&format!("SHOW CREATE EVENT {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
-        out.set_session(&text(&row, 1)?, &text(&row, 4)?, &text(&row, 5)?, text(&row, 2)?.as_deref())?;
-        out.push(strip_definer(&text(&row, 3)?.unwrap_or_default(), &definer));
-    }
-
-    out.push(EPILOGUE.into());
-    Ok(out.0.join(";\n"))
-}
-
-/// Per table, the statement of `script` that copies the template's rows into it.
-pub(crate) fn copy_statements(script: &str) -> BTreeMap<String, String> {
-    script
-        .split(";\n")
-        .filter_map(|stmt| {
-            let rest = stmt.strip_prefix("INSERT INTO `")?;
-            // The table name ends at the first backquote that is not doubled.
-            let mut name = String::new();
-            let mut chars = rest.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '`' {
-                    if chars.peek() == Some(&'`') {
-                        chars.next();
-                    } else {
-                        return Some((name, stmt.to_owned()));
-                    }
-                }
-                name.push(c);
+        out.push(Object {
+            kind: Kind::Event,
+            name,
+            table: None,
+            session: Session {
+                sql_mode: text(&row, 1)?,
+                time_zone: text(&row, 2)?,
+                charset_client: text(&row, 4)?,
+                collation_connection: text(&row, 5)?,
             }
-            None
-        })
-        .collect()
-}
-
-#[derive(Default)]
-struct Script(Vec<String>);
-
-impl Script {
-    fn push(&mut self, statement: String) {
-        self.0.push(statement);
+            .checked()?,
+            create: strip_definer(&text(&row, 3)?.unwrap_or_default(), definer),
+        });
     }
-
-    /// Sets the session state an object was created under.
-    fn set_session(
-        &mut self,
-        sql_mode: &Option<String>,
-        charset_client: &Option<String>,
-        collation_connection: &Option<String>,
-        time_zone: Option<&str>,
-    ) -> Result<(), SnapshotError> {
-        let mut parts = Vec::new();
-        if let Some(mode) = sql_mode {
-            parts.push(format!("sql_mode = {}", lit(mode)?));
-        }
-        if let Some(cs) = charset_client {
-            parts.push(format!("character_set_client = {}", lit(cs)?));
-        }
-        if let Some(c) = collation_connection {
-            parts.push(format!("collation_connection = {}", lit(c)?));
-        }
-        if let Some(tz) = time_zone {
-            parts.push(format!("time_zone = {}", lit(tz)?));
-        }
-        if !parts.is_empty() {
-            self.push(format!("SET SESSION {}", parts.join(", ")));
-        }
-        Ok(())
-    }
-}
-
-fn lit(value: &str) -> Result<String, SnapshotError> {
-    literal(value)
-        .ok_or_else(|| SnapshotError::Unsupported(format!("unexpected session setting {value:?}")))
+    Ok(out)
 }
 
 /// The `DEFINER=` clauses `SHOW CREATE …` prints for objects the current user created: with
@@ -346,7 +850,7 @@ async fn current_definer(conn: &mut MySqlConnection) -> Result<[String; 2], sqlx
     Ok(definer_clauses(&text(&row, 0)?.unwrap_or_default()))
 }
 
-fn definer_clauses(user: &str) -> [String; 2] {
+pub(crate) fn definer_clauses(user: &str) -> [String; 2] {
     let (name, host) = user.rsplit_once('@').unwrap_or((user, ""));
     let ansi = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     [
@@ -435,17 +939,90 @@ mod tests {
         assert_eq!(strip_definer(host_lookalike, &me), host_lookalike);
     }
 
+    fn sample() -> Script {
+        Script {
+            charset: "utf8mb4".into(),
+            collation: "utf8mb4_bin".into(),
+            tables: vec![
+                Table {
+                    name: "we`ird\ttab".into(),
+                    create: "CREATE TABLE `we``ird\ttab` (\n  `id` int\n)".into(),
+                    has_rows: true,
+                    columns: vec!["id".into(), "na\nme".into()],
+                    versioning: None,
+                },
+                Table {
+                    name: "hist".into(),
+                    create: "CREATE TABLE `hist` (`id` int) WITH SYSTEM VERSIONING".into(),
+                    has_rows: true,
+                    columns: vec!["id".into()],
+                    versioning: Some(Versioning {
+                        start: "row_start".into(),
+                        end: "row_end".into(),
+                        with_history: true,
+                    }),
+                },
+                Table {
+                    name: "empty".into(),
+                    create: "CREATE TABLE `empty` (`id` int)".into(),
+                    has_rows: false,
+                    columns: vec![],
+                    versioning: None,
+                },
+            ],
+            sequences: vec![Sequence {
+                name: "s".into(),
+                create: "CREATE SEQUENCE `s` start with 5".into(),
+                next: 1005,
+                round: 2,
+            }],
+            objects: vec![Object {
+                kind: Kind::Trigger,
+                name: "stamp".into(),
+                table: Some("hist".into()),
+                session: Session {
+                    sql_mode: Some("STRICT_TRANS_TABLES".into()),
+                    ..Session::default()
+                },
+                create: "CREATE TRIGGER stamp BEFORE INSERT ON hist FOR EACH ROW BEGIN\n  SET @a = ';\t';\nEND"
+                    .into(),
+            }],
+        }
+    }
+
     #[test]
-    fn copy_statements_by_table() {
-        let script = "SET x = 1;\nCREATE TABLE `a` (id INT);\nINSERT INTO `a` (`id`) SELECT `id` FROM `t`.`a`;\n\
-                      INSERT INTO `we``ird` (`id`) SELECT `id` FROM `t`.`we``ird`;\nSET y = 2";
-        let copies = copy_statements(script);
-        assert_eq!(copies.len(), 2);
+    fn script_round_trips_through_its_text() {
+        let script = sample();
+        assert_eq!(Script::decode(&script.encode()), Some(script));
+        assert_eq!(Script::decode("table\tonly-a-name\n"), None);
+        assert_eq!(Script::decode("nonsense\n"), None);
+    }
+
+    #[test]
+    fn clone_copies_rows_before_triggers_and_history_with_timestamps() {
+        let sql = sample().clone_sql("dbtest_tpl_0123456789abcdef");
+        let at = |needle: &str| {
+            sql.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {sql}"))
+        };
+        assert!(at("INSERT INTO `hist`") < at("CREATE TRIGGER stamp"));
+        assert!(at("system_versioning_insert_history = 1") < at("INSERT INTO `hist`"));
+        assert!(sql.contains(
+            "INSERT INTO `hist` (`id`, `row_start`, `row_end`) SELECT `id`, `row_start`, `row_end` \
+             FROM `dbtest_tpl_0123456789abcdef`.`hist` FOR SYSTEM_TIME ALL"
+        ));
+        assert!(!sql.contains("INSERT INTO `empty`"));
+        assert!(sql.contains("DO SETVAL(`s`, 1005, 0, 2)"));
+        assert!(sql.contains("SET SESSION sql_mode = 'STRICT_TRANS_TABLES';\nCREATE TRIGGER stamp"));
+        let t = sample();
         assert_eq!(
-            copies["a"],
-            "INSERT INTO `a` (`id`) SELECT `id` FROM `t`.`a`"
+            t.sequences[0].set_sql(false),
+            "ALTER SEQUENCE `s` RESTART;\nDO SETVAL(`s`, 1005, 0, 2)"
         );
-        assert!(copies["we`ird"].starts_with("INSERT INTO `we``ird`"));
+        assert_eq!(
+            t.tables[1].delete_sql(),
+            "DELETE FROM `hist`;\nDELETE HISTORY FROM `hist`"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::config::Settings;
 use crate::db::{self, text};
 use crate::error::{Error, Result};
-use crate::naming::{self, ident, literal};
+use crate::naming::{self, literal};
 use crate::registry;
 
 /// Creates the registry once per process; every test awaits it (its error is every test's).
@@ -132,6 +132,9 @@ pub struct Entry {
     pub test: String,
     /// `host:pid` of the process that registered it.
     pub origin: String,
+    /// Ready templates: why its test databases are dropped after each test instead of being reset
+    /// and reused (`None`: they are reset and reused).
+    pub no_reset: Option<String>,
 }
 
 /// Every registered database, with its owner's liveness.
@@ -166,6 +169,7 @@ pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Err
                 origin: text(row, 9)?.unwrap_or_default(),
                 ready_s: int(10)?,
                 template: text(row, 11)?.unwrap_or_default(),
+                no_reset: None,
             })
         })
         .collect()
@@ -354,15 +358,9 @@ async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool,
     if got != Some(1) {
         return Ok(false);
     }
-    let dropped = compat::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {}; {}",
-        ident(name),
-        registry::unregister_sql(name)
-    ))
-    .execute(&mut *conn)
-    .await;
+    let dropped = registry::drop_database(conn, name).await;
     db::release_lock(conn, name).await?;
-    dropped.map(|_| true)
+    dropped.map(|()| true)
 }
 
 #[cfg(test)]
@@ -395,6 +393,7 @@ mod tests {
                 Some(d) if kind == "test" => format!("dbtest_tpl_{d}00000000"),
                 _ => String::new(),
             },
+            no_reset: None,
         }
     }
 

@@ -8,11 +8,12 @@
 //! GET_LOCK(template, DBTEST_LOCK_TIMEOUT) on one pinned connection
 //!      ├─ probe again (another process may have built it meanwhile)
 //!      └─ DROP half-built leftovers, CREATE, migrate, read the clone script,
-//!         write the marker (last), RELEASE_LOCK
+//!         make two clones and read their state (the reference a reset must reproduce),
+//!         write the marker (last), put the clones in the warm pool, RELEASE_LOCK
 //! ```
 
 use crate::compat;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,28 +26,28 @@ use crate::error::{Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
 use crate::registry::{self, Kind};
-use crate::snapshot::{self, MARKER_TABLE};
-use crate::{reset, sweep};
+use crate::snapshot::{self, Script, MARKER_TABLE};
+use crate::{clone, reset, say, sweep};
 
 /// A ready template, the script that clones it, and what resetting a clone needs.
 #[derive(Debug)]
 pub(crate) struct Template {
     pub name: String,
-    pub script: String,
-    /// The state a reset clone must have; `None` when its clones cannot be reset (they are
-    /// dropped after each test instead).
-    pub state: Option<reset::State>,
-    /// Per table, the statement that copies the template's rows.
-    pub copies: BTreeMap<String, String>,
+    pub script: Script,
+    /// `script` rendered as the statements a clone runs.
+    pub clone_sql: String,
+    /// The state of a fresh clone, which a reset must reproduce; or why its clones cannot be
+    /// reset (they are dropped after each test instead).
+    pub reference: Result<reset::State, String>,
 }
 
 impl Template {
-    fn new(name: &str, script: String, state: Option<reset::State>) -> Template {
+    fn new(name: &str, script: Script, reference: Result<reset::State, String>) -> Template {
         Template {
             name: name.to_owned(),
-            copies: snapshot::copy_statements(&script),
+            clone_sql: script.clone_sql(name),
             script,
-            state,
+            reference,
         }
     }
 }
@@ -73,10 +74,17 @@ pub(crate) async fn ensure(
     };
     cell.get_or_init(|| async {
         let set = MigrationSet::load(source).await.map_err(Arc::new)?;
-        build_or_fetch(settings, &set)
-            .await
-            .map(Arc::new)
-            .map_err(Arc::new)
+        let template = build_or_fetch(settings, &set).await.map_err(Arc::new)?;
+        if let (Err(why), true) = (&template.reference, settings.reuse) {
+            say::once(
+                &template.name,
+                &format!(
+                    "dbtest: template `{}`: test databases are dropped after each test, not reset and reused: {why}",
+                    template.name
+                ),
+            );
+        }
+        Ok(Arc::new(template))
     })
     .await
     .clone()
@@ -138,33 +146,17 @@ async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Opti
         .is_ok()
     {
         if let Ok(None) = probe(&mut conn, name, key).await {
-            let _ = drop_template(&mut conn, name).await;
+            let _ = registry::drop_database(&mut conn, name).await;
         }
         let _ = db::release_lock(&mut conn, name).await;
     }
     db::close(conn).await;
 }
 
-/// Drops template `name` and its registry row. The caller holds the template lock.
-async fn drop_template(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    assert!(
-        naming::is_generated(name),
-        "refusing to drop `{name}`: not a dbtest name"
-    );
-    compat::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {}; {}",
-        ident(name),
-        registry::unregister_sql(name)
-    ))
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
 /// The template `name`, if its marker says it is ready for migration set `key`.
 async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
     let sql = format!(
-        "SELECT format_version, migration_key, script, state FROM {}.{} WHERE id = 1",
+        "SELECT format_version, migration_key, script, state, no_reset FROM {}.{} WHERE id = 1",
         ident(name),
         ident(MARKER_TABLE)
     );
@@ -181,19 +173,55 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
             text(&row, 1)?.unwrap_or_default(),
             text(&row, 2)?.unwrap_or_default(),
             text(&row, 3)?,
+            text(&row, 4)?,
         ))
     };
-    let (format, marker_key, script, state) =
+    let (format, marker_key, script, state, no_reset) =
         read().map_err(failed(name, "reading the ready marker"))?;
-    Ok(
-        (format == i64::from(FORMAT_VERSION) && marker_key == key).then(|| {
-            Template::new(
-                name,
-                script,
-                state.as_deref().and_then(reset::State::decode),
-            )
-        }),
-    )
+    if format != i64::from(FORMAT_VERSION) || marker_key != key {
+        return Ok(None);
+    }
+    let script = Script::decode(&script).ok_or_else(|| Error::Template {
+        template: name.to_owned(),
+        action: "reading the ready marker",
+        reason:
+            "its clone script is not one dbtest wrote; drop the template (`dbtest clean --all`)"
+                .into(),
+    })?;
+    let reference = match (state.as_deref().map(reset::State::decode), no_reset) {
+        (Some(Some(state)), _) => Ok(state),
+        (_, Some(why)) => Err(why),
+        _ => Err("its marker holds no reference state".into()),
+    };
+    Ok(Some(Template::new(name, script, reference)))
+}
+
+/// Why ready template `name`'s test databases are dropped after each test instead of being reset
+/// and reused; `None` when they are reset.
+pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<String> {
+    let sql = format!(
+        "SELECT format_version, no_reset, state IS NOT NULL FROM {}.{} WHERE id = 1",
+        ident(name),
+        ident(MARKER_TABLE)
+    );
+    match compat::query(&sql).fetch_optional(&mut *conn).await {
+        Ok(Some(row)) => {
+            let format: i64 = row.try_get_unchecked(0).unwrap_or_default();
+            let why = text(&row, 1).ok().flatten();
+            let has_state: i64 = row.try_get_unchecked(2).unwrap_or_default();
+            if format != i64::from(FORMAT_VERSION) {
+                Some(format!(
+                    "built by another version of dbtest (format {format})"
+                ))
+            } else if has_state == 1 {
+                None
+            } else {
+                Some(why.unwrap_or_else(|| "its marker holds no reference state".into()))
+            }
+        }
+        Ok(None) => Some("its ready marker is empty".into()),
+        Err(e) => Some(format!("its ready marker could not be read ({e})")),
+    }
 }
 
 /// Builds template `name` from scratch; a failed build is dropped again (it could never become
@@ -240,7 +268,7 @@ async fn build(
         ));
     }
     if built.is_err() {
-        let _ = drop_template(conn, name).await;
+        let _ = registry::drop_database(conn, name).await;
     }
     built
 }
@@ -285,12 +313,15 @@ async fn build_steps(
     // The template is read on a fresh connection: whatever session state the migrations left
     // behind (sql_mode, foreign_key_checks, …) must not change how it is read.
     let mut conn = db::connect(settings, None).await?;
-    let marked = read_and_mark(&mut conn, name, set).await;
+    let marked = read_and_mark(settings, &mut conn, name, set).await;
     db::close(conn).await;
     marked
 }
 
+/// Reads the template's clone script, makes two clones to learn the reference state of a fresh
+/// clone, writes the ready marker, and puts the clones in the warm pool.
 async fn read_and_mark(
+    settings: &Settings,
     conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
@@ -298,45 +329,109 @@ async fn read_and_mark(
     let script = snapshot::read(conn, name)
         .await
         .map_err(failed(name, "reading the template"))?;
-    // What a reset clone must look like. Sequences keep state that resetting does not restore:
-    // clones of a template with sequences are always dropped.
-    let state = if script.contains("DO SETVAL(") {
-        None
-    } else {
-        reset::prepare_session(conn, sweep::server_is_mariadb())
-            .await
-            .map_err(failed(name, "reading the template's state"))?;
-        Some(
-            reset::read(conn, name)
-                .await
-                .map_err(failed(name, "reading the template's state"))?,
-        )
+    let mut template = Template::new(name, script, Err(String::new()));
+    let clones = [
+        naming::test_db_name(name, ""),
+        naming::test_db_name(name, ""),
+    ];
+    let reference = reference_state(settings, conn, &template, &clones).await;
+    let made = match reference {
+        Ok(reference) => {
+            template.reference = reference;
+            write_marker(conn, &template, set).await
+        }
+        Err(e) => Err(e),
     };
+    // The clones are fresh: the warm pool's, when it takes them.
+    let pool = made.is_ok() && settings.reuse && template.reference.is_ok();
+    for (i, clone) in clones.iter().enumerate() {
+        let kept = pool
+            && (i as u32) < settings.warm_max
+            && registry::mark_ready(conn, clone).await.is_ok();
+        if !kept {
+            let _ = registry::drop_database(conn, clone).await;
+        }
+    }
+    made.map(|()| template)
+}
 
-    // The marker comes last: a template without it is not ready, whatever else it holds.
+/// Clones `template` twice (as `clones`, owned by `conn`) and reads both: the state of the first
+/// is what a reset must reproduce; where the two differ, clones differ by nature and cannot be
+/// reset (the `Err` says which object).
+async fn reference_state(
+    settings: &Settings,
+    conn: &mut MySqlConnection,
+    template: &Template,
+    clones: &[String; 2],
+) -> Result<Result<reset::State, String>> {
+    reset::prepare_session(conn, sweep::server_is_mariadb())
+        .await
+        .map_err(failed(&template.name, "preparing to read its clones"))?;
+    let mut states = Vec::new();
+    for clone in clones {
+        clone::clone_into(
+            settings,
+            conn,
+            &template.name,
+            &template.clone_sql,
+            clone,
+            None,
+        )
+        .await?;
+        match reset::read(conn, clone, None).await {
+            Ok(state) => states.push(state),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the state of a fresh clone could not be read ({e})"
+                )))
+            }
+        }
+    }
+    let second = states.pop().expect("two states");
+    let first = states.pop().expect("two states");
+    Ok(match second.difference(&first, None) {
+        None => Ok(first),
+        Some(what) => Err(format!(
+            "two fresh clones differ ({what}), so a reset clone cannot be proven equal to a fresh one"
+        )),
+    })
+}
+
+/// Writes the ready marker: the template is ready from this moment.
+async fn write_marker(
+    conn: &mut MySqlConnection,
+    template: &Template,
+    set: &MigrationSet,
+) -> Result<()> {
+    let name = template.name.as_str();
     compat::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
          migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
-         built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL, state LONGTEXT NULL) \
-         CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+         built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL, state LONGTEXT NULL, \
+         no_reset TEXT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         db = ident(name),
         t = ident(MARKER_TABLE)
     ))
     .execute(&mut *conn)
     .await
     .map_err(failed(name, "writing the ready marker"))?;
+    let (state, no_reset) = match &template.reference {
+        Ok(state) => (Some(state.encode()), None),
+        Err(why) => (None, Some(why.clone())),
+    };
     compat::query(&format!(
-        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state) \
-         VALUES (1, ?, ?, CURRENT_USER(), ?, ?)",
+        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state, no_reset) \
+         VALUES (1, ?, ?, CURRENT_USER(), ?, ?, ?)",
         ident(name),
         ident(MARKER_TABLE)
     ))
     .bind(FORMAT_VERSION)
     .bind(&set.key)
-    .bind(&script)
-    .bind(state.as_ref().map(reset::State::encode))
+    .bind(template.script.encode())
+    .bind(state)
+    .bind(no_reset)
     .execute(&mut *conn)
     .await
     .map_err(failed(name, "writing the ready marker"))?;
-    Ok(Template::new(name, script, state))
+    Ok(())
 }

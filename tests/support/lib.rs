@@ -301,3 +301,59 @@ pub mod bench {
             .count()
     }
 }
+
+/// A command of the server's command-line clients (`mariadb-dump`, `mariadb`, or their MySQL
+/// names), connected to the test server as the tests' user: the first of `programs` found.
+/// A password is passed in the environment, never on the command line.
+pub fn client_command(programs: &[&str]) -> std::process::Command {
+    let program = programs
+        .iter()
+        .find(|p| {
+            std::process::Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| panic!("none of {programs:?} is installed"));
+    let options = dbtest_runtime::admin::connect_options().expect("a server (see README)");
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg("--no-defaults");
+    match options.get_socket() {
+        Some(socket) => cmd.arg(format!("--socket={}", socket.display())),
+        None => cmd
+            .arg(format!("--host={}", options.get_host()))
+            .arg(format!("--port={}", options.get_port()))
+            .arg("--protocol=tcp"),
+    };
+    cmd.arg(format!("--user={}", options.get_username()));
+    if let Some(password) = url_password() {
+        cmd.env("MYSQL_PWD", password);
+    }
+    cmd
+}
+
+/// The password in the configured URL, percent-decoded (none for the embedded server).
+fn url_password() -> Option<String> {
+    let url = std::env::var("DBTEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok()?;
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    let bytes = password.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&password[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}

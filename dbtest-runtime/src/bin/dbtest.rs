@@ -95,9 +95,14 @@ fn print_list(entries: &[admin::Entry]) {
         let owner = if e.owner_gone { "gone" } else { "alive" };
         let state = match (e.kind.as_str(), e.exists) {
             (_, false) => "missing (registry row only)".to_owned(),
-            ("template", _) if e.ready => {
-                format!("ready, used {} ago", e.unused_s.map_or("never".into(), age))
-            }
+            ("template", _) if e.ready => format!(
+                "ready, used {} ago; {}",
+                e.unused_s.map_or("never".into(), age),
+                match &e.no_reset {
+                    None => "test databases reset and reused".to_owned(),
+                    Some(why) => format!("test databases dropped after each test: {why}"),
+                }
+            ),
             ("template", _) if e.owner_gone => "unfinished build".to_owned(),
             ("template", _) => "building".to_owned(),
             (_, _) if e.ready_s.is_some() && e.owner_gone => "ready (warm pool)".to_owned(),

@@ -1,0 +1,51 @@
+//! Making a test database: registered, owned and cloned from the template's script in one
+//! request.
+
+use sqlx::mysql::MySqlConnection;
+use tracing::Instrument;
+
+use crate::compat;
+use crate::config::Settings;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::naming::{ident, literal};
+use crate::registry::{self, Kind};
+
+/// Creates database `name` as a clone of `template` (whose clone statements are `script_sql`,
+/// see `Script::clone_sql`) on `owner`, which takes its owner lock first (a database of ours
+/// whose lock is free has no live owner) and ends with it as its default database.
+pub(crate) async fn clone_into(
+    settings: &Settings,
+    owner: &mut MySqlConnection,
+    template: &str,
+    script_sql: &str,
+    name: &str,
+    test_path: Option<&str>,
+) -> Result<()> {
+    let sql = format!(
+        "DO GET_LOCK({lock}, 0); {register}; CREATE DATABASE {db}; USE {db};\n{script_sql}",
+        lock = literal(name).expect("generated names are plain"),
+        register = registry::register_sql(name, Kind::Test, test_path, Some(template)),
+        db = ident(name),
+    );
+    db::bounded(
+        || format!("creating test database `{name}` from template `{template}`"),
+        settings.ddl_timeout,
+        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
+        async {
+            compat::raw_sql(&sql)
+                .execute(&mut *owner)
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    db::refused_or(e, "creating a test database", |e| Error::Clone {
+                        database: name.to_owned(),
+                        template: template.to_owned(),
+                        reason: e.to_string(),
+                    })
+                })
+        },
+    )
+    .instrument(tracing::debug_span!("clone", database = name))
+    .await
+}

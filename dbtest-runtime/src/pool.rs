@@ -1,0 +1,202 @@
+//! The warm pool: clean databases of a template waiting for a test. A pool database is a
+//! registered test database with `ready_at` set and its owner lock free; a test claims one by
+//! taking that lock (atomic on the server, so two processes never get the same one). A finished
+//! test's database comes back only when [`reset`](crate::reset) proves it equal to a fresh clone;
+//! the pool is refilled in the background with new clones, up to `DBTEST_WARM` per template. A
+//! refill cut short by the process ending leaves an unowned half-made database, which the sweep
+//! removes like any orphan.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sqlx::mysql::MySqlConnection;
+
+use crate::compat;
+use crate::config::Settings;
+use crate::db;
+use crate::error::Result;
+use crate::naming::{self, ident, literal};
+use crate::registry;
+use crate::reset::{self, Outcome, Why};
+use crate::template::Template;
+use crate::{clone, say, slot, sweep};
+
+/// Takes a clean database of `template` from the pool for `test_path`: its owner lock, then its
+/// registry row. Ends with it as the session's default database.
+pub(crate) async fn claim(
+    owner: &mut MySqlConnection,
+    template: &Template,
+    test_path: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let candidates = registry::ready_candidates(owner, &template.name, 8).await?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let arms: String = candidates
+        .iter()
+        .filter_map(|n| literal(n))
+        .map(|n| format!(" WHEN GET_LOCK({n}, 0) = 1 THEN {n}"))
+        .collect();
+    let row = compat::query(&format!("SELECT CASE{arms} ELSE NULL END"))
+        .fetch_one(&mut *owner)
+        .await?;
+    let got = db::text(&row, 0)?;
+    let Some(name) = got else { return Ok(None) };
+    if !registry::claim(owner, &name, test_path).await? {
+        // Swept or claimed between the listing and the lock: not ours after all.
+        db::release_lock(owner, &name).await?;
+        return Ok(None);
+    }
+    compat::raw_sql(&format!("USE {}", ident(&name)))
+        .execute(&mut *owner)
+        .await?;
+    Ok(Some(name))
+}
+
+/// Puts database `name` of `template`, whose test passed, back into the pool if it can be proven
+/// equal to a fresh clone (resetting what a test may change without DDL) and the pool has room.
+/// False: the caller drops it.
+pub(crate) async fn give_back(
+    settings: &Settings,
+    owner: &mut MySqlConnection,
+    name: &str,
+    template: &Template,
+    test_path: &str,
+) -> Result<bool, sqlx::Error> {
+    // Said once, when the template was loaded (`template::ensure`).
+    let Ok(reference) = &template.reference else {
+        return Ok(false);
+    };
+    if registry::ready_count(owner, &template.name).await? >= i64::from(settings.warm_max) {
+        return Ok(false);
+    }
+    reset::prepare_session(owner, sweep::server_is_mariadb()).await?;
+    let outcome = reset::reset(owner, name, &template.name, &template.script, reference).await?;
+    match outcome {
+        Outcome::Reset { restored } => {
+            tracing::debug!(database = name, restored, "reset and back in the warm pool");
+            registry::mark_ready(owner, name).await?;
+            Ok(true)
+        }
+        Outcome::Drop(why) => {
+            if let Why::NotRestored(_) = why {
+                // Not the test's doing: a kind of change reset cannot undo. Say it once.
+                say::once(
+                    &format!("{} not restored", template.name),
+                    &format!(
+                        "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                         tests that make this change pay for a new clone (please report it)",
+                        template.name
+                    ),
+                );
+            } else {
+                say::dropped(name, &why.to_string());
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Starts a background refill of `template`'s pool, unless one runs already in this process.
+pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
+    static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    if settings.warm == 0 {
+        return;
+    }
+    {
+        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        if !running
+            .get_or_insert_with(HashSet::new)
+            .insert(template.name.clone())
+        {
+            return;
+        }
+    }
+    let spawned = std::thread::Builder::new()
+        .name("dbtest-warm".into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(fill(settings, &template));
+            }
+            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+            running
+                .get_or_insert_with(HashSet::new)
+                .remove(&template.name);
+        });
+    if spawned.is_err() {
+        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        running.get_or_insert_with(HashSet::new).clear();
+    }
+}
+
+/// Tests of this process holding a database now, and the most there have been at once: the pool
+/// is refilled to at least that many, so a suite running N tests at once finds N ready.
+static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
+static PEAK: AtomicU32 = AtomicU32::new(0);
+
+/// A test of this process got a database.
+pub(crate) fn started() {
+    let now = IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+/// A test of this process let its database go.
+pub(crate) fn ended() {
+    // A test whose database could not be made ends without having started.
+    let _ = IN_FLIGHT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
+
+/// Makes clean clones until the pool holds `DBTEST_WARM` of them, or as many as this process has
+/// run tests at once (never more than `DBTEST_WARM_MAX`); stops at the first failure: the pool is
+/// an optimisation, tests clone for themselves without it.
+async fn fill(settings: &'static Settings, template: &Template) {
+    let target = settings
+        .warm
+        .max(PEAK.load(Ordering::Relaxed))
+        .min(settings.warm_max);
+    for _ in 0..target {
+        let Ok(mut conn) = db::connect(settings, None).await else {
+            return;
+        };
+        let ready = registry::ready_count(&mut conn, &template.name).await;
+        db::close(conn).await;
+        match ready {
+            Ok(n) if n < i64::from(target) => {}
+            _ => return,
+        }
+        let name = naming::test_db_name(&template.name, "");
+        if make_ready(settings, template, &name).await.is_err() {
+            return;
+        }
+        tracing::debug!(database = %name, template = %template.name, "warm pool: made a clean clone");
+    }
+}
+
+/// Makes a clean clone `name` of `template` and puts it in the pool.
+async fn make_ready(settings: &Settings, template: &Template, name: &str) -> Result<()> {
+    let mut owner = slot::take(settings).await?;
+    let made = match clone::clone_into(
+        settings,
+        &mut owner,
+        &template.name,
+        &template.clone_sql,
+        name,
+        None,
+    )
+    .await
+    {
+        Ok(()) => registry::mark_ready(&mut owner, name)
+            .await
+            .map_err(|e| db::privileges_hint(e, "filling the warm pool")),
+        Err(e) => Err(e),
+    };
+    if made.is_err() {
+        let _ = registry::drop_database(&mut owner, name).await;
+    }
+    db::close(owner).await;
+    made
+}

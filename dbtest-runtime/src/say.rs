@@ -1,0 +1,26 @@
+//! What dbtest says on its own, beyond errors: one line when it makes a test suite slower or
+//! does something the user did not ask for, once per process and cause; and, with
+//! `DBTEST_LOG=debug`, why a database was dropped instead of reset.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Prints `line` the first time this process says something under `key`.
+pub(crate) fn once(key: &str, line: &str) {
+    static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if said.get_or_insert_with(HashSet::new).insert(key.to_owned()) {
+        crate::server::announce(line);
+    }
+}
+
+/// Says why database `name` is dropped instead of reset (with `DBTEST_LOG=debug`).
+pub(crate) fn dropped(name: &str, why: &str) {
+    tracing::debug!(database = name, why, "dropped, not reset");
+    if matches!(
+        std::env::var("DBTEST_LOG").as_deref(),
+        Ok("debug" | "trace")
+    ) {
+        eprintln!("dbtest: `{name}` is dropped, not reset: {why}");
+    }
+}

@@ -1,0 +1,66 @@
+//! The cross-process connection budget: at most [`Settings::slots`] tests hold a database at once
+//! across every process using the server, so their connections stay within the server's
+//! `max_connections`. A slot is an advisory lock of the test's owner session, freed when the
+//! session ends, however it ends.
+
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::MySqlConnection;
+
+use crate::compat;
+use crate::config::Settings;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::naming;
+
+/// Opens the owner connection of a new test and takes a connection slot on it. Waiting (bounded
+/// by `DBTEST_SLOT_TIMEOUT`) holds no connection.
+pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
+    let server_max = crate::sweep::server_max_connections();
+    let (budget, slots) = settings.slots(server_max);
+    // Try every slot in one query, from a different start each time: `CASE` stops at the first
+    // lock it gets.
+    let start = std::process::id().wrapping_add(naming::random_u32()) % slots;
+    let arms: String = (0..slots)
+        .map(|i| {
+            let slot = (start + i) % slots;
+            format!(
+                " WHEN GET_LOCK('{}', 0) = 1 THEN {slot}",
+                naming::slot_lock(slot)
+            )
+        })
+        .collect();
+    let try_all = format!("SELECT CASE{arms} ELSE NULL END");
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let mut conn = db::connect(settings, None).await?;
+        let got: Option<i64> = compat::query_scalar(&try_all)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
+        if got.is_some() {
+            compat::raw_sql(&format!(
+                "SET SESSION lock_wait_timeout = {}",
+                settings.ddl_timeout.as_secs().max(1)
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "setting up a test session"))?;
+            return Ok(conn);
+        }
+        db::close(conn).await;
+        if started.elapsed() >= settings.slot_timeout {
+            return Err(Error::NoSlot {
+                waited: started.elapsed(),
+                slots,
+                budget,
+                per_test: settings.connections_per_test(),
+                server_max,
+            });
+        }
+        tokio::time::sleep(pause + Duration::from_millis(u64::from(naming::random_u32() % 10)))
+            .await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
