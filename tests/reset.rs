@@ -4,8 +4,8 @@
 //! "Equal" is judged here by means that share no code with dbtest's state check: a client dump
 //! (`mariadb-dump` with routines, events, triggers and history; insert lines compared as a set),
 //! the test suite's own `information_schema` fingerprint (every column but sizes and times, so
-//! also disabled keys and trigger order), and queries of the sequence and of every row version of
-//! the system-versioned table. The reference is a fresh clone, kept for the purpose.
+//! also disabled keys and trigger order), and queries of the sequence, of every row version of
+//! the system-versioned table and of grants. The reference is a fresh clone, kept for the purpose.
 //!
 //! Changes that only touch rows, counters, sequences or history must come back (reuse must not
 //! switch itself off); changes of the schema must not.
@@ -23,11 +23,18 @@ use dbtest_tests::{
     run_id, sql, text,
 };
 use sqlx::migrate::Migrator;
-use sqlx::{Executor, MySqlConnection, MySqlPool};
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
 
 const DIR_ENV: &str = "DBTEST_RESET_MIGRATIONS";
 const CHANGE_ENV: &str = "DBTEST_RESET_CHANGE";
 const MIGRATIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reset/migrations");
+/// The change made on a connection the test opens itself and leaves open.
+const LEFT_OPEN: &str = "connection left open";
+/// A name of this run's own: a role that changes may grant to, an XA transaction's xid. Changes
+/// say `{name}` for it and `{db}` for their database.
+const NAME_ENV: &str = "DBTEST_RESET_NAME";
+/// The change of a test that writes into its template.
+const INTO_TEMPLATE: &str = "write into the template";
 
 static SET: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
@@ -38,8 +45,10 @@ enum Expect {
     Reset,
     /// Drop it.
     Drop,
+    /// Neither reset nor drop it (the server will not let it go): fail the test, saying why.
+    Fail,
 }
-use Expect::{Drop, Reset};
+use Expect::{Drop, Fail, Reset};
 
 /// One change per test process: its name, its SQL, and what must become of the database.
 const CHANGES: &[(&str, &str, Expect)] = &[
@@ -47,9 +56,12 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("innodb insert", "INSERT INTO items (sku, name, price) VALUES ('n-1', 'Nail', 0.10)", Reset),
     ("innodb update", "UPDATE items SET price = price + 1 WHERE id = 1", Reset),
     ("innodb update to same values", "UPDATE items SET price = price", Reset),
+    // A row checksum that does not see where one string ends and the next begins keeps its value.
+    ("innodb values moved between columns", "UPDATE items SET sku = 'a-1A', name = 'nvil' WHERE id = 1", Reset),
+    ("myisam values moved between columns", "UPDATE m_lookup SET name = 'ONEx', label = '' WHERE id = 1", Reset),
     ("innodb delete with cascade", "DELETE FROM items WHERE id = 2", Reset),
     ("innodb truncate", "SET FOREIGN_KEY_CHECKS = 0; TRUNCATE TABLE orders; SET FOREIGN_KEY_CHECKS = 1", Reset),
-    ("myisam insert through a trigger", "INSERT INTO m_lookup VALUES (3, 'three')", Reset),
+    ("myisam insert through a trigger", "INSERT INTO m_lookup VALUES (3, 'three', 'z')", Reset),
     ("myisam update", "UPDATE m_lookup SET name = 'uno' WHERE id = 1", Reset),
     ("myisam delete", "DELETE FROM m_lookup", Reset),
     ("aria insert", "INSERT INTO a_notes (body) VALUES ('third')", Reset),
@@ -80,6 +92,8 @@ const CHANGES: &[(&str, &str, Expect)] = &[
       DELETE FROM tags; DELETE FROM m_lookup; DELETE FROM a_notes; DELETE FROM mem_cache; DELETE FROM hist; \
       DELETE HISTORY FROM hist; DELETE FROM parts; DELETE FROM _sqlx_migrations; SET FOREIGN_KEY_CHECKS = 1", Reset),
     ("read only", "SELECT COUNT(*) FROM v_items", Reset),
+    // A session of the test's own, still open at its end, could write after any reset.
+    (LEFT_OPEN, "INSERT INTO audit (what) VALUES ('from my own connection')", Drop),
     // ALTER TABLE: columns.
     ("index made ignored", "ALTER TABLE items ALTER INDEX k_price IGNORED", Drop),
     ("column added", "ALTER TABLE items ADD COLUMN extra INT NULL", Drop),
@@ -152,6 +166,14 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("sequence altered", "ALTER SEQUENCE seq_ids INCREMENT BY 2", Drop),
     ("sequence dropped", "DROP SEQUENCE seq_ids", Drop),
     ("database collation", "ALTER DATABASE COLLATE utf8mb4_bin", Drop),
+    // Grants name the database: a fresh clone has none.
+    ("grant on the database", "GRANT SELECT ON `{db}`.* TO {name}", Drop),
+    ("grant on a table", "GRANT INSERT ON items TO {name}", Drop),
+    ("grant on a column", "GRANT UPDATE (price) ON items TO {name}", Drop),
+    // A prepared XA transaction outlives its session and holds its locks: the database can be
+    // neither reset nor dropped until someone ends it.
+    ("prepared xa transaction", "XA START '{name}'; INSERT INTO tags VALUES (9, 'prepared'); XA END '{name}'; \
+      XA PREPARE '{name}'", Fail),
 ];
 
 /// Makes the change `DBTEST_RESET_CHANGE` names in its database, and passes.
@@ -161,20 +183,43 @@ async fn member(pool: MySqlPool) -> sqlx::Result<()> {
     announce_database(&pool).await;
     let change = std::env::var(CHANGE_ENV).unwrap();
     if change != "fresh" {
-        let &(_, sql, _) = CHANGES.iter().find(|c| c.0 == change).unwrap();
-        sqlx::raw_sql(sql).execute(&pool).await?;
+        let sql = match change.as_str() {
+            INTO_TEMPLATE => "UPDATE `{template}`.items SET name = 'Evil' WHERE id = 2",
+            _ => CHANGES.iter().find(|c| c.0 == change).unwrap().1,
+        };
+        let db: String = sqlx::query_scalar("SELECT DATABASE()")
+            .fetch_one(&pool)
+            .await?;
+        let template: String = sqlx::query_scalar(
+            "SELECT CONVERT(template USING utf8mb4) FROM dbtest_registry.databases WHERE name = ?",
+        )
+        .bind(&db)
+        .fetch_one(&pool)
+        .await?;
+        let sql = sql
+            .replace("{db}", &db)
+            .replace("{template}", &template)
+            .replace("{name}", &std::env::var(NAME_ENV).unwrap_or_default());
+        if change == LEFT_OPEN {
+            let mut own = MySqlConnection::connect_with(&pool.connect_options()).await?;
+            sql::raw_sql(&sql).execute(&mut own).await?;
+            std::mem::forget(own);
+        } else {
+            sql::raw_sql(&sql).execute(&pool).await?;
+        }
     }
     Ok(())
 }
 
-/// Runs `member` in a process of its own; returns its database and its stderr, or what it said
-/// when it failed.
+/// Runs `member` in a process of its own, with `env` besides; returns its database and its
+/// stderr, or (with its database, if it said it) what it said when it failed.
 fn run_member(
     dir: &std::path::Path,
     change: &str,
     reuse: &str,
     keep: &str,
-) -> Result<(String, String), String> {
+    env: &[(&str, &str)],
+) -> Result<(String, String), (Option<String>, String)> {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "member", "--ignored", "--nocapture"])
         .env(DIR_ENV, dir)
@@ -183,17 +228,16 @@ fn run_member(
         .env("DBTEST_WARM", "0")
         .env("DBTEST_KEEP", keep)
         .env("DBTEST_LOG", "debug")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let db = announced_database(&stdout);
     if !out.status.success() {
-        return Err(format!("change `{change}` failed:\n{stdout}\n{stderr}"));
+        return Err((db, format!("change `{change}` failed:\n{stdout}\n{stderr}")));
     }
-    Ok((
-        announced_database(&stdout).expect("the member named its database"),
-        stderr,
-    ))
+    Ok((db.expect("the member named its database"), stderr))
 }
 
 /// Everything observed of one database, its own name replaced by `<db>`.
@@ -206,6 +250,8 @@ struct Observed {
     fingerprint: BTreeMap<String, Vec<String>>,
     sequence: String,
     history: Vec<String>,
+    /// Grants on the database, its tables and columns.
+    grants: Vec<String>,
 }
 
 impl Observed {
@@ -237,7 +283,7 @@ impl Observed {
             .map(str::to_owned)
             .partition(|l| l.starts_with("INSERT INTO "));
         rows.sort();
-        let (fingerprint, sequence, history) = rt.block_on(async {
+        let (fingerprint, sequence, history, grants) = rt.block_on(async {
             let fp = fingerprint(conn, db, owner).await;
             let seq = sql::raw_sql(&format!("SELECT * FROM `{db}`.seq_ids"))
                 .fetch_one(&mut *conn)
@@ -254,7 +300,21 @@ impl Observed {
             .map(|r| text(r, 0))
             .collect();
             history.sort();
-            (fp, seq, history)
+            let mut grants = Vec::new();
+            for source in ["SCHEMA_PRIVILEGES", "TABLE_PRIVILEGES", "COLUMN_PRIVILEGES"] {
+                for row in sql::raw_sql(&format!(
+                    "SELECT CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE) FROM information_schema.{source} \
+                     WHERE TABLE_SCHEMA = '{db}'"
+                ))
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                {
+                    grants.push(format!("{source}: {}", text(&row, 0)));
+                }
+            }
+            grants.sort();
+            (fp, seq, history, grants)
         });
         Observed {
             dump,
@@ -262,6 +322,7 @@ impl Observed {
             fingerprint,
             sequence,
             history,
+            grants,
         }
     }
 
@@ -295,13 +356,14 @@ impl Observed {
             })
             .or_else(|| first("sequence", &[&want.sequence], &[&self.sequence]))
             .or_else(|| first("history", &want.history, &self.history))
+            .or_else(|| first("grants", &want.grants, &self.grants))
             .unwrap_or_default()
     }
 }
 
-#[test]
-fn every_database_back_in_the_pool_equals_a_fresh_clone() {
-    assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
+/// A runtime and a connection to the server, if it is MariaDB: the migrations use its sequences,
+/// system versioning and Aria. Else says that the test is skipped.
+fn on_mariadb() -> Option<(tokio::runtime::Runtime, MySqlConnection)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -311,11 +373,27 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
         .block_on(sql::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)").fetch_one(&mut conn))
         .unwrap();
     if !version.contains("MariaDB") {
-        eprintln!(
-            "skipped: this matrix uses MariaDB's sequences, system versioning and Aria ({version})"
-        );
-        return;
+        eprintln!("skipped: the migrations use MariaDB's sequences, system versioning and Aria ({version})");
+        return None;
     }
+    Some((rt, conn))
+}
+
+/// The template test database `db` was cloned from.
+fn template_of(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, db: &str) -> String {
+    rt.block_on(
+        sql::query_scalar(
+            "SELECT CONVERT(template USING utf8mb4) FROM dbtest_registry.databases WHERE name = ?",
+        )
+        .bind(db)
+        .fetch_one(conn),
+    )
+    .expect("the database is registered")
+}
+
+/// A copy of the matrix's migrations with a line of its own, so its template (and pool) belongs to
+/// the calling test alone.
+fn private_migrations() -> std::path::PathBuf {
     let id = run_id();
     let dir = std::env::temp_dir().join(format!("dbtest-reset-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -323,22 +401,58 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
-    // A template of this run's own, so the pool holds only what this test puts there.
     std::fs::write(dir.join("0009_nonce.sql"), format!("-- run {id}\nDO 0;\n")).unwrap();
+    dir
+}
+
+/// Drops `template` and every database of it dbtest registered, and `extra`.
+fn drop_all_of(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut MySqlConnection,
+    template: &str,
+    extra: &[&str],
+) {
+    let leftovers: Vec<String> = rt
+        .block_on(
+            sql::query_scalar("SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ? OR name = ?")
+                .bind(template)
+                .bind(template)
+                .fetch_all(&mut *conn),
+        )
+        .unwrap();
+    for db in leftovers
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+    {
+        assert!(db.starts_with("dbtest_"), "{db}");
+        rt.block_on(conn.execute(sql::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS `{db}`; DELETE FROM dbtest_registry.databases WHERE name = '{db}'"
+        ))))
+        .unwrap();
+    }
+}
+
+#[test]
+fn every_database_back_in_the_pool_equals_a_fresh_clone() {
+    assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
+    let Some((rt, mut conn)) = on_mariadb() else {
+        return;
+    };
+    let dir = private_migrations();
 
     // The reference: a fresh clone (never reused, kept).
-    let (fresh, _) = run_member(&dir, "fresh", "never", "always").unwrap();
+    let (fresh, _) = run_member(&dir, "fresh", "never", "always", &[]).unwrap();
+    // Changes grant to this role; the XA transaction is named after it too.
+    let name = format!("dbtest_reset_{}", run_id());
+    rt.block_on(conn.execute(sql::raw_sql(&format!("CREATE ROLE {name}"))))
+        .unwrap();
     let query_text = |conn: &mut MySqlConnection, q: &str, db: &str| -> Option<String> {
         rt.block_on(sql::query(q).bind(db).fetch_optional(conn))
             .unwrap()
             .map(|r| text(&r, 0))
     };
-    let template = query_text(
-        &mut conn,
-        "SELECT CONVERT(template USING utf8mb4) FROM dbtest_registry.databases WHERE name = ?",
-        &fresh,
-    )
-    .expect("the fresh clone is registered");
+    let template = template_of(&rt, &mut conn, &fresh);
     let owner = query_text(
         &mut conn,
         "SELECT CURRENT_USER() FROM DUAL WHERE ? IS NOT NULL",
@@ -354,10 +468,33 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
     let mut failures = Vec::new();
     let mut pooled_count = 0;
     for (change, _, expect) in CHANGES {
-        let (db, stderr) = match run_member(&dir, change, "reset", "never") {
-            Ok(done) => done,
+        let env = [(NAME_ENV, name.as_str()), ("DBTEST_DDL_TIMEOUT", "2")];
+        let (db, stderr) = match (run_member(&dir, change, "reset", "never", &env), expect) {
+            (Ok(done), Reset | Drop) => done,
+            (Ok((db, _)), Fail) => {
+                let _ = rt.block_on(conn.execute(sql::raw_sql(&format!("XA ROLLBACK '{name}'"))));
+                failures.push(format!(
+                    "after `{change}` the test passed; `{db}` was let go"
+                ));
+                continue;
+            }
+            (Err((db, said)), Fail) => {
+                // It failed saying why; end the transaction, then its database can go.
+                rt.block_on(conn.execute(sql::raw_sql(&format!("XA ROLLBACK '{name}'"))))
+                    .unwrap();
+                if !said.contains("prepared XA transaction") {
+                    failures.push(format!(
+                        "after `{change}` the failure does not say why: {said}"
+                    ));
+                }
+                match db {
+                    Some(db) => drop_all_of(&rt, &mut conn, "none", &[&db]),
+                    None => failures.push(format!("`{change}` did not name its database: {said}")),
+                }
+                continue;
+            }
             // Its database may carry an earlier test's change: a leak reported above.
-            Err(failed) => {
+            (Err((_, failed)), _) => {
                 failures.push(failed);
                 continue;
             }
@@ -400,21 +537,9 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
     }
 
     // Clean up: the fresh clone, this run's template and what is left of it in the pool.
-    let leftovers: Vec<String> = rt
-        .block_on(
-            sql::query_scalar("SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ? OR name = ?")
-                .bind(&template)
-                .bind(&template)
-                .fetch_all(&mut conn),
-        )
+    drop_all_of(&rt, &mut conn, &template, &[&fresh]);
+    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP ROLE {name}"))))
         .unwrap();
-    for db in leftovers.iter().chain([&fresh]) {
-        assert!(db.starts_with("dbtest_"), "{db}");
-        rt.block_on(conn.execute(sql::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS `{db}`; DELETE FROM dbtest_registry.databases WHERE name = '{db}'"
-        ))))
-        .unwrap();
-    }
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -422,5 +547,121 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
     assert_eq!(
         pooled_count, resets,
         "every row-only change was reset and reused"
+    );
+}
+
+/// A template whose clones cannot be reset (here: its marker says so, as a build does when two
+/// fresh clones differ) is not a silent slowdown: the first test of a process says it in one
+/// line, `dbtest list` shows it, and every database is dropped, none pooled.
+#[test]
+fn a_template_whose_clones_cannot_be_reset_says_so() {
+    let Some((rt, mut conn)) = on_mariadb() else {
+        return;
+    };
+    let dir = private_migrations();
+    let (first, stderr) = run_member(&dir, "read only", "reset", "never", &[]).unwrap();
+    assert!(!stderr.contains("not reset and reused"), "{stderr}");
+    let template = template_of(&rt, &mut conn, &first);
+    let why = "two fresh clones differ (table `hist` differs), so a reset clone cannot be proven equal to a fresh one";
+    rt.block_on(
+        sql::query(&format!(
+            "UPDATE `{template}`._dbtest_template SET state = NULL, no_reset = ?"
+        ))
+        .bind(why)
+        .execute(&mut conn),
+    )
+    .unwrap();
+    let pooled_before: i64 = rt
+        .block_on(
+            sql::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE template = ? AND ready_at IS NOT NULL")
+                .bind(&template)
+                .fetch_one(&mut conn),
+        )
+        .unwrap();
+
+    let (db, stderr) = run_member(&dir, "innodb insert", "reset", "never", &[]).unwrap();
+    let listed = rt.block_on(dbtest_runtime::admin::list()).unwrap();
+    let entry = listed.iter().find(|e| e.name == template).cloned();
+    let count = |conn: &mut MySqlConnection, q: &str, v: &str| -> i64 {
+        rt.block_on(sql::query_scalar(q).bind(v).fetch_one(conn))
+            .unwrap()
+    };
+    let still_there = count(
+        &mut conn,
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        &db,
+    );
+    let pooled_after = count(
+        &mut conn,
+        "SELECT COUNT(*) FROM dbtest_registry.databases WHERE template = ? AND ready_at IS NOT NULL",
+        &template,
+    );
+    drop_all_of(&rt, &mut conn, &template, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let notices: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not reset and reused"))
+        .collect();
+    assert_eq!(
+        notices.len(),
+        1,
+        "one line per process and template: {stderr}"
+    );
+    assert!(
+        notices[0].contains(&template) && notices[0].contains(why),
+        "{}",
+        notices[0]
+    );
+    assert_eq!(
+        entry.and_then(|e| e.no_reset).as_deref(),
+        Some(why),
+        "dbtest list shows why"
+    );
+    assert_eq!(still_there, 0, "the test's database was dropped");
+    assert!(
+        pooled_after <= pooled_before,
+        "nothing went back to the pool ({pooled_before} before, {pooled_after} after)"
+    );
+}
+
+/// A test that writes into its template changes every fresh clone made after it: the first reset
+/// that copies from the changed table finds it out and says so, naming the template, and the
+/// database is dropped, not pooled.
+#[test]
+fn a_test_that_writes_into_its_template_is_found_out() {
+    let Some((rt, mut conn)) = on_mariadb() else {
+        return;
+    };
+    let dir = private_migrations();
+    let (first, _) = run_member(&dir, INTO_TEMPLATE, "reset", "never", &[]).unwrap();
+    let template = template_of(&rt, &mut conn, &first);
+    // The next test writes the table the template's change is in: its reset copies from there.
+    let (db, stderr) = run_member(&dir, "innodb update", "reset", "never", &[]).unwrap();
+    let pooled: i64 = rt
+        .block_on(
+            sql::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL")
+                .bind(&db)
+                .fetch_one(&mut conn),
+        )
+        .unwrap();
+    drop_all_of(&rt, &mut conn, &template, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("was changed after it was built"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains(&template)
+            && said[0].contains("`items`")
+            && said[0].contains("dbtest clean --all"),
+        "{}",
+        said[0]
+    );
+    assert_eq!(
+        pooled, 0,
+        "the database copied from the changed template was not pooled"
     );
 }

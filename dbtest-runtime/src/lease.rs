@@ -169,7 +169,7 @@ pub(crate) async fn release(
     let ended = db::bounded(
         || format!("ending test database `{name}`"),
         settings.ddl_timeout + Duration::from_secs(5),
-        "a connection of the test may still hold a lock on one of its tables",
+        "a connection of the test may still hold a lock on one of its tables, or a prepared XA transaction (XA RECOVER) one of its rows",
         async {
             let fail = |e: sqlx::Error| Error::Drop {
                 database: name.clone(),

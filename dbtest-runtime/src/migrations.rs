@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Bumped whenever the template layout or the clone script changes, so that templates built by an
 /// older dbtest are never reused.
-pub(crate) const FORMAT_VERSION: u32 = 7;
+pub(crate) const FORMAT_VERSION: u32 = 8;
 
 /// Where a test's migrations come from, as written in the attribute.
 #[derive(Debug, Clone, Copy)]

@@ -69,6 +69,7 @@ pub(crate) async fn give_back(
         return Ok(false);
     };
     if registry::ready_count(owner, &template.name).await? >= i64::from(settings.warm_max) {
+        say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
         return Ok(false);
     }
     reset::prepare_session(owner, sweep::server_is_mariadb()).await?;
@@ -80,18 +81,34 @@ pub(crate) async fn give_back(
             Ok(true)
         }
         Outcome::Drop(why) => {
-            if let Why::NotRestored(_) = why {
-                // Not the test's doing: a kind of change reset cannot undo. Say it once.
-                say::once(
+            match &why {
+                // Not the test's doing: a kind of change reset cannot undo. Said once.
+                Why::NotRestored(_) => say::once(
                     &format!("{} not restored", template.name),
                     &format!(
                         "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
                          tests that make this change pay for a new clone (please report it)",
                         template.name
                     ),
-                );
-            } else {
-                say::dropped(name, &why.to_string());
+                ),
+                Why::TemplateChanged(_) => say::once(
+                    &format!("{} changed", template.name),
+                    &format!(
+                        "dbtest: template `{}` was changed after it was built ({why}), most likely by a test \
+                         writing into it: fresh clones carry the change too. Drop it (`dbtest clean --all`) so that \
+                         the next run builds it again",
+                        template.name
+                    ),
+                ),
+                // Not the test's doing either, and it lasts until someone ends that transaction.
+                Why::PreparedXa(_) => say::once(
+                    "prepared XA",
+                    &format!(
+                        "dbtest: test databases are dropped, not reset, while the server holds a prepared XA \
+                         transaction: {why}; end it (XA COMMIT or XA ROLLBACK) to have them reused"
+                    ),
+                ),
+                _ => say::dropped(name, &why.to_string()),
             }
             Ok(false)
         }

@@ -6,10 +6,10 @@
 //! first clones are read into a reference [`State`] (and two of them compared, so a kind of object
 //! whose clones differ by nature is found then, not at every reset). A state holds, per object,
 //! a digest of every column `SHOW CREATE …` returns for it — whatever the server shows, including
-//! attributes a future server adds, is compared without being named here — and per table its
-//! `CHECKSUM TABLE` (history rows included), per sequence its row. Only what a test can change
-//! without DDL is put back; a difference anywhere else means the test changed the schema, and
-//! the database is dropped.
+//! attributes a future server adds, is compared without being named here — grants on the
+//! database, and per table a digest of its rows (history rows included), per sequence its row.
+//! Only what a test can change without DDL is put back; a difference anywhere else means the test
+//! changed the schema, and the database is dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -34,8 +34,8 @@ pub(crate) struct State {
     pub objects: BTreeMap<String, String>,
     /// Per table whose `SHOW CREATE TABLE` shows an AUTO_INCREMENT counter: its value.
     pub counters: BTreeMap<String, u64>,
-    /// Per base table: `CHECKSUM TABLE` (`None` when the server returns NULL).
-    pub rows: BTreeMap<String, Option<u64>>,
+    /// Per base table: the digest of its rows (see [`rows_sql`]).
+    pub rows: BTreeMap<String, String>,
     /// Per sequence: its row.
     pub sequences: BTreeMap<String, String>,
     /// Per trigger: its table.
@@ -52,9 +52,8 @@ impl State {
         for (t, n) in &self.counters {
             record::write(&mut out, [Some("counter"), Some(t), Some(&*n.to_string())]);
         }
-        for (t, sum) in &self.rows {
-            let sum = sum.map(|s| s.to_string());
-            record::write(&mut out, [Some("rows"), Some(t), sum.as_deref()]);
+        for (t, rows) in &self.rows {
+            record::write(&mut out, [Some("rows"), Some(t), Some(rows)]);
         }
         for (s, row) in &self.sequences {
             record::write(&mut out, [Some("sequence"), Some(s), Some(row)]);
@@ -76,12 +75,8 @@ impl State {
                     ("counter", Some(v)) => {
                         state.counters.insert(k.clone(), v.parse().ok()?);
                     }
-                    ("rows", v) => {
-                        let sum = match v {
-                            Some(v) => Some(v.parse().ok()?),
-                            None => None,
-                        };
-                        state.rows.insert(k.clone(), sum);
+                    ("rows", Some(v)) => {
+                        state.rows.insert(k.clone(), v.clone());
                     }
                     ("sequence", Some(v)) => {
                         state.sequences.insert(k.clone(), v.clone());
@@ -126,7 +121,7 @@ impl State {
                 (None, _) => return Some(format!("{} was added", describe(key))),
             }
         }
-        let tables = |m: &BTreeMap<String, Option<u64>>| -> BTreeSet<String> {
+        let tables = |m: &BTreeMap<String, String>| -> BTreeSet<String> {
             m.keys()
                 .filter(|t| scope.is_none_or(|s| s.contains(*t)))
                 .cloned()
@@ -189,18 +184,29 @@ struct Listed {
     name: String,
 }
 
-/// Reads the state of `db` (which the session must be prepared for, see [`prepare_session`]).
-/// `scope`: only these tables, their triggers, and these sequences (after a reset, to check
-/// what it touched).
-///
-/// Two requests (three with MyISAM or Aria tables): the listing, from `information_schema`
-/// lookups that scan only this database; then every `SHOW CREATE`, the checksums and the
-/// sequences' rows.
+/// Reads the whole state of `db` (which the session must be prepared for, see
+/// [`prepare_session`]); `script` is its template's clone script, whose tables' columns say what a
+/// row digest reads.
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
     db: &str,
-    scope: Option<&BTreeSet<String>>,
+    script: &Script,
 ) -> Result<State, sqlx::Error> {
+    let (mut state, tables) = read_definitions(conn, db, None).await?;
+    state.rows = read_rows(conn, db, &tables, script).await?;
+    Ok(state)
+}
+
+/// Reads the state of `db` but its rows; returns it with the base tables found. `scope`: only
+/// these tables, their triggers, and these sequences (after a reset, to check what it touched).
+///
+/// Two requests (three with MyISAM or Aria tables): the listing, from `information_schema`
+/// lookups that scan only this database; then every `SHOW CREATE` and the sequences' rows.
+async fn read_definitions(
+    conn: &mut MySqlConnection,
+    db: &str,
+    scope: Option<&BTreeSet<String>>,
+) -> Result<(State, Vec<String>), sqlx::Error> {
     let d = literal(db).expect("generated names are plain");
     // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
     // database on the server. TABLES without ENGINE opens no table.
@@ -214,16 +220,23 @@ pub(crate) async fn read(
         ident(db)
     );
     if scope.is_none() {
+        // Grants name the database: a fresh clone, new and with a name of its own, has none.
         listing.push_str(&format!(
             " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL \
                FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
              UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL \
-               FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d}"
+               FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on the database'), IS_GRANTABLE, NULL \
+               FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL \
+               FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on column', TABLE_NAME, COLUMN_NAME), \
+               IS_GRANTABLE, NULL FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = {d}"
         ));
     }
     let mut state = State::default();
     let mut objects = Vec::new();
-    let mut checksummed = Vec::new();
+    let mut tables = Vec::new();
     let mut sequences = Vec::new();
     let mut user = String::new();
     for row in compat::raw_sql(&listing).fetch_all(&mut *conn).await? {
@@ -245,6 +258,7 @@ pub(crate) async fn read(
             ("routine", "FUNCTION") => ("function", Some("FUNCTION"), String::new()),
             ("routine", _) => ("unknown routine", None, a.clone()),
             ("event", _) => ("event", Some("EVENT"), String::new()),
+            ("grant", _) => ("grant", None, a.clone()),
             _ => ("unknown", None, format!("{source} {a} {b}")),
         };
         let table_in_scope = |t: &str| scope.is_none_or(|s| s.contains(t));
@@ -257,7 +271,7 @@ pub(crate) async fn read(
             continue;
         }
         match kind {
-            "table" => checksummed.push(name.clone()),
+            "table" => tables.push(name.clone()),
             "sequence" => sequences.push(name.clone()),
             "trigger" => {
                 state.trigger_tables.insert(name.clone(), a.clone());
@@ -272,8 +286,7 @@ pub(crate) async fn read(
         });
     }
 
-    // One request: every SHOW CREATE, the checksums, the sequences' rows. Each statement
-    // returns exactly one row, but CHECKSUM TABLE one per table.
+    // One request: every SHOW CREATE and the sequences' rows, one row each.
     let mut batch = Vec::new();
     if scope.is_none() {
         batch.push(format!("SHOW CREATE DATABASE {}", ident(db)));
@@ -282,16 +295,6 @@ pub(crate) async fn read(
         if let Some(show) = o.show {
             batch.push(format!("SHOW CREATE {show} {}", ident(&o.name)));
         }
-    }
-    if !checksummed.is_empty() {
-        batch.push(format!(
-            "CHECKSUM TABLE {}",
-            checksummed
-                .iter()
-                .map(|t| ident(t))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
     }
     for s in &sequences {
         batch.push(format!("SELECT * FROM {}", ident(s)));
@@ -348,18 +351,6 @@ pub(crate) async fn read(
             .objects
             .insert(o.key.clone(), digest(&[&o.key], &fields));
     }
-    let prefix = format!("{db}.");
-    for t in &checksummed {
-        let row = next()?;
-        let name = text(row, 0)?.unwrap_or_default();
-        if name.strip_prefix(&prefix) != Some(t.as_str()) {
-            return Err(sqlx::Error::Protocol(format!(
-                "dbtest: CHECKSUM TABLE answered `{name}` for `{t}`"
-            )));
-        }
-        let sum = text(row, 1)?.and_then(|s| s.parse::<u64>().ok());
-        state.rows.insert(t.clone(), sum);
-    }
     for s in &sequences {
         let row = next()?;
         state
@@ -383,7 +374,72 @@ pub(crate) async fn read(
             digest(&[], &[disabled.unwrap_or_default()]),
         );
     }
-    Ok(state)
+    Ok((state, tables))
+}
+
+/// The digests of the rows of `tables` in `db` (of the tables the clone script knows: a table
+/// it does not know is a difference already).
+async fn read_rows(
+    conn: &mut MySqlConnection,
+    db: &str,
+    tables: &[String],
+    script: &Script,
+) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let known: Vec<&snapshot::Table> = tables.iter().filter_map(|t| script.table(t)).collect();
+    if known.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let sql = known
+        .iter()
+        .map(|t| rows_sql(db, t))
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let rows = compat::raw_sql(&sql).fetch_all(&mut *conn).await?;
+    if rows.len() != known.len() {
+        return Err(sqlx::Error::Protocol(
+            "dbtest: a row digest query returned another number of rows than asked".into(),
+        ));
+    }
+    known
+        .iter()
+        .zip(&rows)
+        .map(|(t, row)| {
+            let fields = (0..3)
+                .map(|i| text(row, i).map(Option::unwrap_or_default))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((t.name.clone(), fields.join(":")))
+        })
+        .collect()
+}
+
+/// The query of the digest of table `t`'s rows in `db`: how many, and the sum of their MD5s (in
+/// two exact 64-bit halves: the order of rows does not matter, each row does). A row's MD5 is
+/// of each column's own MD5, or `n` for NULL: fixed-width parts, so no change of values can move
+/// a boundary and keep the digest — as it can with `CHECKSUM TABLE`, whose row checksum does not
+/// see where one string ends and the next begins. Every stored column counts (generated ones
+/// follow from them); a system-versioned table's history too, with its row start and end.
+fn rows_sql(db: &str, t: &snapshot::Table) -> String {
+    let mut cols: Vec<String> = t.columns.iter().map(|c| ident(c)).collect();
+    let mut from = format!("{}.{}", ident(db), ident(&t.name));
+    if let Some(v) = &t.versioning {
+        cols.push(ident(&v.start));
+        cols.push(ident(&v.end));
+        from.push_str(" FOR SYSTEM_TIME ALL");
+    }
+    let parts = cols
+        .iter()
+        .map(|c| format!("COALESCE(MD5(CAST({c} AS BINARY)), 'n')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = if cols.is_empty() {
+        "MD5('')".to_owned()
+    } else {
+        format!("MD5(CONCAT({parts}))")
+    };
+    format!(
+        "SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(h, 16), 16, 10) AS UNSIGNED)), 0), \
+         COALESCE(SUM(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), 0) FROM (SELECT {row} AS h FROM {from}) AS r"
+    )
 }
 
 /// The engine in a `SHOW CREATE TABLE` text.
@@ -457,17 +513,31 @@ pub(crate) enum Outcome {
 pub(crate) enum Why {
     /// A session other than dbtest's is still on it.
     InUse,
+    /// A prepared XA transaction on the server (it outlives its session, and may hold changes
+    /// to this database that would appear when it commits): its xid.
+    PreparedXa(String),
     /// The test changed what reset does not put back (DDL): which object.
     Changed(String),
     /// Put back, yet still not equal to a fresh clone: what differs. The kind of change cannot
     /// be reset.
     NotRestored(String),
+    /// The template itself was changed since it was built (a test wrote into it): which table.
+    /// Fresh clones carry the change too.
+    TemplateChanged(String),
 }
 
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Why::InUse => f.write_str("another session still uses it"),
+            Why::PreparedXa(xid) => write!(
+                f,
+                "a prepared XA transaction ({xid}, see XA RECOVER) outlives its session and may hold changes to it"
+            ),
+            Why::TemplateChanged(table) => write!(
+                f,
+                "the rows of the template's table `{table}` are no longer those it was built with"
+            ),
             Why::Changed(what) => write!(f, "the test changed its schema: {what}"),
             Why::NotRestored(what) => {
                 write!(f, "after putting it back, {what} from a fresh clone's")
@@ -528,7 +598,20 @@ pub(crate) async fn reset(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 
-    let have = read(conn, db, None).await?;
+    // A prepared XA transaction has no session, yet may hold changes to any database.
+    if let Ok(prepared) = compat::raw_sql("XA RECOVER").fetch_all(&mut *conn).await {
+        if let Some(row) = prepared.first() {
+            return Ok(Outcome::Drop(Why::PreparedXa(
+                text(row, 3)?.unwrap_or_default(),
+            )));
+        }
+    }
+
+    let (mut have, tables) = read_definitions(conn, db, None).await?;
+    if let Some(what) = definitions_differ(&have, want) {
+        return Ok(Outcome::Drop(Why::Changed(what)));
+    }
+    have.rows = read_rows(conn, db, &tables, script).await?;
     let plan = match plan(&have, want, script) {
         Ok(plan) => plan,
         Err(what) => return Ok(Outcome::Drop(Why::Changed(what))),
@@ -540,19 +623,25 @@ pub(crate) async fn reset(
         .execute(&mut *conn)
         .await?;
     let scope = plan.scope();
-    let after = read(conn, db, Some(&scope)).await?;
-    Ok(match after.difference(want, Some(&scope)) {
-        None => Outcome::Reset {
+    let (mut after, tables) = read_definitions(conn, db, Some(&scope)).await?;
+    after.rows = read_rows(conn, db, &tables, script).await?;
+    let Some(what) = after.difference(want, Some(&scope)) else {
+        return Ok(Outcome::Reset {
             restored: scope.len(),
-        },
-        Some(what) => Outcome::Drop(Why::NotRestored(what)),
-    })
+        });
+    };
+    // Rows copied from the template that differ from a fresh clone's: is it the template?
+    let copied: Vec<String> = plan.rows.iter().cloned().collect();
+    let source = read_rows(conn, template, &copied, script).await?;
+    if let Some(t) = copied.iter().find(|t| source.get(*t) != want.rows.get(*t)) {
+        return Ok(Outcome::Drop(Why::TemplateChanged(t.clone())));
+    }
+    Ok(Outcome::Drop(Why::NotRestored(what)))
 }
 
-/// What to put back so `have` becomes `want`; `Err` names a difference that is not rows,
-/// counters or sequences.
-fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
-    // Every object but rows, counters and sequences' state.
+/// The first difference between `have` and `want` in anything but rows, counters and sequences'
+/// state: what a reset cannot put back.
+fn definitions_differ(have: &State, want: &State) -> Option<String> {
     let mut a = have.clone();
     let mut b = want.clone();
     for s in [&mut a, &mut b] {
@@ -560,7 +649,13 @@ fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
         s.counters.clear();
         s.sequences.clear();
     }
-    if let Some(what) = a.difference(&b, None) {
+    a.difference(&b, None)
+}
+
+/// What to put back so `have` becomes `want`; `Err` names a difference that is not rows,
+/// counters or sequences.
+fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
+    if let Some(what) = definitions_differ(have, want) {
         return Err(what);
     }
     let mut plan = Plan::default();
@@ -646,9 +741,12 @@ mod tests {
             .into_iter()
             .collect(),
             counters: [("a".to_owned(), 7)].into_iter().collect(),
-            rows: [("a".to_owned(), Some(42)), ("b".to_owned(), None)]
-                .into_iter()
-                .collect(),
+            rows: [
+                ("a".to_owned(), "1:2:3".to_owned()),
+                ("b".to_owned(), "0:0:0".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
             sequences: [("s".to_owned(), "1,2,3".to_owned())].into_iter().collect(),
             trigger_tables: [("g".to_owned(), "a".to_owned())].into_iter().collect(),
         }
@@ -659,7 +757,7 @@ mod tests {
         let s = state();
         assert_eq!(State::decode(&s.encode()), Some(s));
         assert_eq!(State::decode("nonsense"), None);
-        assert_eq!(State::decode("rows\ta\tnot-a-number"), None);
+        assert_eq!(State::decode("counter\ta\tnot-a-number"), None);
     }
 
     #[test]
@@ -687,7 +785,7 @@ mod tests {
             Some("procedure `p` was added")
         );
         let mut have = want.clone();
-        have.rows.insert("b".into(), Some(1));
+        have.rows.insert("b".into(), "1:1:1".into());
         assert_eq!(
             have.difference(&want, None).as_deref(),
             Some("the rows of table `b` differ")
@@ -723,7 +821,7 @@ mod tests {
             ..Script::default()
         };
         let mut have = want.clone();
-        have.rows.insert("a".into(), Some(1));
+        have.rows.insert("a".into(), "1:1:1".into());
         have.counters.insert("a".into(), 9);
         have.sequences.insert("s".into(), "x".into());
         let p = plan(&have, &want, &script).unwrap();

@@ -199,27 +199,32 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
 /// Why ready template `name`'s test databases are dropped after each test instead of being reset
 /// and reused; `None` when they are reset.
 pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<String> {
-    let sql = format!(
-        "SELECT format_version, no_reset, state IS NOT NULL FROM {}.{} WHERE id = 1",
-        ident(name),
-        ident(MARKER_TABLE)
-    );
-    match compat::query(&sql).fetch_optional(&mut *conn).await {
-        Ok(Some(row)) => {
-            let format: i64 = row.try_get_unchecked(0).unwrap_or_default();
-            let why = text(&row, 1).ok().flatten();
-            let has_state: i64 = row.try_get_unchecked(2).unwrap_or_default();
-            if format != i64::from(FORMAT_VERSION) {
-                Some(format!(
-                    "built by another version of dbtest (format {format})"
-                ))
-            } else if has_state == 1 {
-                None
-            } else {
-                Some(why.unwrap_or_else(|| "its marker holds no reference state".into()))
-            }
-        }
-        Ok(None) => Some("its ready marker is empty".into()),
+    let marker = format!("{}.{}", ident(name), ident(MARKER_TABLE));
+    let format: Result<Option<i64>, _> =
+        compat::query_scalar(&format!("SELECT format_version FROM {marker} WHERE id = 1"))
+            .fetch_optional(&mut *conn)
+            .await;
+    match format {
+        Ok(Some(f)) if f == i64::from(FORMAT_VERSION) => {}
+        Ok(Some(f)) => return Some(format!("built by another version of dbtest (format {f})")),
+        Ok(None) => return Some("its ready marker is empty".into()),
+        Err(e) => return Some(format!("its ready marker could not be read ({e})")),
+    }
+    let row = compat::query(&format!(
+        "SELECT no_reset, state IS NOT NULL FROM {marker} WHERE id = 1"
+    ))
+    .fetch_one(&mut *conn)
+    .await;
+    match row {
+        Ok(row) => match row.try_get_unchecked::<i64, _>(1) {
+            Ok(1) => None,
+            _ => Some(
+                text(&row, 0)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "its marker holds no reference state".into()),
+            ),
+        },
         Err(e) => Some(format!("its ready marker could not be read ({e})")),
     }
 }
@@ -378,7 +383,7 @@ async fn reference_state(
             None,
         )
         .await?;
-        match reset::read(conn, clone, None).await {
+        match reset::read(conn, clone, &template.script).await {
             Ok(state) => states.push(state),
             Err(e) => {
                 return Ok(Err(format!(

@@ -35,11 +35,13 @@ CREATE TABLE tags (
     tag VARCHAR(20) NOT NULL
 ) ENGINE = InnoDB;
 
+-- MyISAM with a live checksum (what CHECKSUM TABLE returns without reading the rows).
 CREATE TABLE m_lookup (
     id INT NOT NULL PRIMARY KEY,
     name VARCHAR(20) NOT NULL,
+    label VARCHAR(20) NOT NULL DEFAULT '',
     KEY k_name (name)
-) ENGINE = MyISAM;
+) ENGINE = MyISAM CHECKSUM = 1;
 
 CREATE TABLE a_notes (
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -9,7 +9,7 @@ DELETE FROM items WHERE id = 40;
 INSERT INTO orders (item_id, amount) VALUES (1, 10.00), (2, 25.00);
 UPDATE orders SET amount = 11.00 WHERE id = 1;
 INSERT INTO tags VALUES (1, 'metal'), (3, 'tool');
-INSERT INTO m_lookup VALUES (1, 'one'), (2, 'two');
+INSERT INTO m_lookup VALUES (1, 'one', 'x'), (2, 'two', 'y');
 INSERT INTO a_notes (body) VALUES ('first'), ('second');
 INSERT INTO mem_cache VALUES ('x', 1), ('y', 2);
 INSERT INTO hist VALUES (1, 10), (2, 20);
