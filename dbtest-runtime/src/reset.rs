@@ -5,7 +5,7 @@
 //! The comparison is with a *fresh clone*, not with the template: when a template is built, its
 //! first clones are read into a reference [`State`] (and two of them compared, so a kind of object
 //! whose clones differ by nature is found then, not at every reset). A state holds, per object,
-//! a digest of every column `SHOW CREATE …` returns for it — whatever the server shows, including
+//! every column `SHOW CREATE …` returns for it — whatever the server shows, including
 //! attributes a future server adds, is compared without being named here — grants on the
 //! database, and per table a digest of its rows (history rows included), per sequence its row.
 //! Only what a test can change without DDL is put back; a difference anywhere else means the test
@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{Column, Row};
 
@@ -27,10 +26,10 @@ use crate::snapshot::{self, Script, DATA_MODE};
 /// What a client can observe of a database, as far as resetting is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct State {
-    /// Per object (`table t`, `view v`, `trigger g`, `procedure p`, `database`, …): the SHA-256
-    /// of what `SHOW CREATE …` shows of it, with the database's own name, the current user's
-    /// `DEFINER` and a table's AUTO_INCREMENT counter taken out; for a trigger also its table,
-    /// timing, event and place in the firing order; for the database, its disabled keys.
+    /// Per object (`table t`, `view v`, `trigger g`, `procedure p`, `grant …`, `database`,
+    /// `disabled keys`): every column `SHOW CREATE …` shows of it, with the database's own name,
+    /// the current user's `DEFINER` and a table's AUTO_INCREMENT counter marked; for a trigger also
+    /// its table, timing, event and place in the firing order.
     pub objects: BTreeMap<String, String>,
     /// Per table whose `SHOW CREATE TABLE` shows an AUTO_INCREMENT counter: its value.
     pub counters: BTreeMap<String, u64>,
@@ -116,7 +115,13 @@ impl State {
         for key in keys {
             match (want.objects.get(key), self.objects.get(key)) {
                 (Some(a), Some(b)) if a == b => {}
-                (Some(_), Some(_)) => return Some(format!("{} differs", describe(key))),
+                (Some(a), Some(b)) => {
+                    return Some(format!(
+                        "{} differs{}",
+                        describe(key),
+                        first_changed_line(a, b)
+                    ))
+                }
                 (Some(_), None) => return Some(format!("{} is gone", describe(key))),
                 (None, _) => return Some(format!("{} was added", describe(key))),
             }
@@ -142,6 +147,19 @@ impl State {
         }
         None
     }
+}
+
+/// `: <the first line of `now` that differs from `was`>`, shortened; empty when none does.
+fn first_changed_line(was: &str, now: &str) -> String {
+    let mut old = was.lines();
+    for line in now.lines() {
+        if old.next() != Some(line) {
+            let line = line.replace('\u{1a}', "");
+            let short: String = line.trim().chars().take(160).collect();
+            return format!(": `{short}`");
+        }
+    }
+    String::new()
 }
 
 /// `table t` → "table `t`".
@@ -310,9 +328,9 @@ async fn read_definitions(
     };
     let definer = snapshot::definer_clauses(&user);
     let normal = |s: String| {
-        let mut s = s.replace(db, "\u{0}db");
+        let mut s = s.replace(db, "\u{1a}db");
         for clause in &definer {
-            s = s.replace(clause.as_str(), "\u{0}definer ");
+            s = s.replace(clause.as_str(), "\u{1a}definer ");
         }
         s
     };
@@ -378,7 +396,8 @@ async fn read_definitions(
 }
 
 /// The digests of the rows of `tables` in `db` (of the tables the clone script knows: a table
-/// it does not know is a difference already).
+/// it does not know is a difference already). One query, a scalar subquery per table (a statement
+/// per table costs the server several times as much).
 async fn read_rows(
     conn: &mut MySqlConnection,
     db: &str,
@@ -386,36 +405,28 @@ async fn read_rows(
     script: &Script,
 ) -> Result<BTreeMap<String, String>, sqlx::Error> {
     let known: Vec<&snapshot::Table> = tables.iter().filter_map(|t| script.table(t)).collect();
-    if known.is_empty() {
-        return Ok(BTreeMap::new());
+    let mut out = BTreeMap::new();
+    for chunk in known.chunks(512) {
+        let sql = format!(
+            "SELECT {}",
+            chunk
+                .iter()
+                .map(|t| format!("({})", rows_sql(db, t)))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let row = compat::raw_sql(&sql).fetch_one(&mut *conn).await?;
+        for (i, t) in chunk.iter().enumerate() {
+            out.insert(t.name.clone(), text(&row, i)?.unwrap_or_default());
+        }
     }
-    let sql = known
-        .iter()
-        .map(|t| rows_sql(db, t))
-        .collect::<Vec<_>>()
-        .join(";\n");
-    let rows = compat::raw_sql(&sql).fetch_all(&mut *conn).await?;
-    if rows.len() != known.len() {
-        return Err(sqlx::Error::Protocol(
-            "dbtest: a row digest query returned another number of rows than asked".into(),
-        ));
-    }
-    known
-        .iter()
-        .zip(&rows)
-        .map(|(t, row)| {
-            let fields = (0..3)
-                .map(|i| text(row, i).map(Option::unwrap_or_default))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((t.name.clone(), fields.join(":")))
-        })
-        .collect()
+    Ok(out)
 }
 
-/// The query of the digest of table `t`'s rows in `db`: how many, and the sum of their MD5s (in
-/// two exact 64-bit halves: the order of rows does not matter, each row does). A row's MD5 is
-/// of each column's own MD5, or `n` for NULL: fixed-width parts, so no change of values can move
-/// a boundary and keep the digest — as it can with `CHECKSUM TABLE`, whose row checksum does not
+/// The query of the digest of table `t`'s rows in `db`: how many, and the exact sum of the first
+/// 64 bits of their MD5s (the order of rows does not matter, each row does). A row's MD5 is of
+/// each column's own MD5, or `n` for NULL: fixed-width parts, so no change of values can move a
+/// boundary and keep the digest — as it can with `CHECKSUM TABLE`, whose row checksum does not
 /// see where one string ends and the next begins. Every stored column counts (generated ones
 /// follow from them); a system-versioned table's history too, with its row start and end.
 fn rows_sql(db: &str, t: &snapshot::Table) -> String {
@@ -437,9 +448,34 @@ fn rows_sql(db: &str, t: &snapshot::Table) -> String {
         format!("MD5(CONCAT({parts}))")
     };
     format!(
-        "SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(h, 16), 16, 10) AS UNSIGNED)), 0), \
-         COALESCE(SUM(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), 0) FROM (SELECT {row} AS h FROM {from}) AS r"
+        "SELECT CONCAT_WS(':', COUNT(*), COALESCE(SUM(CAST(CONV(LEFT({row}, 16), 16, 10) AS UNSIGNED)), 0)) \
+         FROM {from}"
     )
+}
+
+#[cfg(test)]
+#[test]
+fn the_row_digest_reads_every_column_and_the_history() {
+    let t = snapshot::Table {
+        name: "hist".into(),
+        create: String::new(),
+        has_rows: true,
+        columns: vec!["id".into(), "na`me".into()],
+        versioning: Some(snapshot::Versioning {
+            start: "row_start".into(),
+            end: "row_end".into(),
+            with_history: true,
+        }),
+    };
+    let sql = rows_sql("dbtest_db_01234567_0123456789ab", &t);
+    for part in [
+        "COALESCE(MD5(CAST(`id` AS BINARY)), 'n')",
+        "COALESCE(MD5(CAST(`na``me` AS BINARY)), 'n')",
+        "COALESCE(MD5(CAST(`row_end` AS BINARY)), 'n')",
+        "FROM `dbtest_db_01234567_0123456789ab`.`hist` FOR SYSTEM_TIME ALL",
+    ] {
+        assert!(sql.contains(part), "{part} in {sql}");
+    }
 }
 
 /// The engine in a `SHOW CREATE TABLE` text.
@@ -459,23 +495,25 @@ fn all_columns(
         if col.name() == "Created" {
             continue;
         }
-        let value = text(row, col.ordinal())?.unwrap_or_else(|| "\u{0}NULL".into());
+        let value = text(row, col.ordinal())?.unwrap_or_else(|| "\u{1a}NULL".into());
         out.push(format!("{}={}", col.name(), normal(value)));
     }
     Ok(out)
 }
 
+/// What an object's state holds: `head` and `fields`, one per line (a field's own line breaks are
+/// the server's, and every field starts with its column's name, so the lines say which is which).
 fn digest(head: &[&str], fields: &[String]) -> String {
-    let mut h = Sha256::new();
+    let mut out = String::new();
     for f in head
         .iter()
         .copied()
         .chain(fields.iter().map(String::as_str))
     {
-        h.update((f.len() as u64).to_le_bytes());
-        h.update(f.as_bytes());
+        out.push_str(f);
+        out.push('\n');
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    out
 }
 
 /// Splits the AUTO_INCREMENT counter out of a `SHOW CREATE TABLE` text: the server prints it right
@@ -768,7 +806,7 @@ mod tests {
         have.objects.insert("view v".into(), "changed".into());
         assert_eq!(
             have.difference(&want, None).as_deref(),
-            Some("view `v` differs")
+            Some("view `v` differs: `changed`")
         );
         // Out of a scope of table `a`: the view is not looked at; the trigger on `a` is.
         assert_eq!(have.difference(&want, Some(&["a".to_owned()].into())), None);
@@ -776,7 +814,7 @@ mod tests {
         assert_eq!(
             have.difference(&want, Some(&["a".to_owned()].into()))
                 .as_deref(),
-            Some("trigger `g` differs")
+            Some("trigger `g` differs: `changed`")
         );
         let mut have = want.clone();
         have.objects.insert("procedure p".into(), "x".into());
@@ -829,7 +867,10 @@ mod tests {
         assert!(p.counters.contains("a") && p.rows.contains("a"));
         let mut ddl = have.clone();
         ddl.objects.insert("table a".into(), "altered".into());
-        assert_eq!(plan(&ddl, &want, &script).unwrap_err(), "table `a` differs");
+        assert_eq!(
+            plan(&ddl, &want, &script).unwrap_err(),
+            "table `a` differs: `altered`"
+        );
         let mut dropped = want.clone();
         dropped.rows.remove("b");
         dropped.objects.remove("view v");
