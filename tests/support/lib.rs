@@ -13,13 +13,13 @@ pub use dbtest_runtime::__private::sql;
 
 /// A normalised description of everything in database `db` a test could observe: the definition
 /// of every table, column, index, constraint, partition, view, trigger, routine and event, each
-/// table's row checksum and AUTO_INCREMENT counter. The database's own name is replaced by
+/// table's AUTO_INCREMENT counter and every row (every version, for system-versioned tables). The database's own name is replaced by
 /// `<db>`, and the definer `owner` (`user@host`) of objects by `<owner>`, so two databases compare
 /// equal exactly when they are indistinguishable to their owners. dbtest's ready marker is left
 /// out.
 ///
-/// Read from `information_schema` and `CHECKSUM TABLE`, not the `SHOW CREATE …` statements the
-/// clone is made from, so a mistake in one is not repeated in the other.
+/// Read from `information_schema` and the rows themselves, not the `SHOW CREATE …` statements the
+/// clone is made from nor dbtest's digests, so a mistake in one is not repeated in the other.
 pub async fn fingerprint(
     conn: &mut MySqlConnection,
     db: &str,
@@ -92,33 +92,51 @@ pub async fn fingerprint(
         lines.sort();
         out.insert(table.to_owned(), lines);
     }
-    let tables: Vec<String> = sql::raw_sql(&format!(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
-         AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '_dbtest_template' ORDER BY TABLE_NAME"
+    // Every row of every table (every version of a system-versioned one), each value as hex (so
+    // no bytes are lost), sorted: the rows as a set.
+    let tables: Vec<(String, String)> = sql::raw_sql(&format!(
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
+         AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_NAME <> '_dbtest_template' \
+         ORDER BY TABLE_NAME"
     ))
     .fetch_all(&mut *conn)
     .await
     .unwrap()
     .iter()
-    .map(|r| text(r, 0))
+    .map(|r| (text(r, 0), text(r, 1)))
     .collect();
-    let mut checksums = Vec::new();
-    for t in tables {
-        let row = sql::raw_sql(&format!("CHECKSUM TABLE `{db}`.`{t}` EXTENDED"))
-            .fetch_one(&mut *conn)
+    let mut rows = Vec::new();
+    for (t, kind) in tables {
+        let select = if kind == "SYSTEM VERSIONED" {
+            format!("SELECT *, row_start, row_end FROM `{db}`.`{t}` FOR SYSTEM_TIME ALL")
+        } else {
+            format!("SELECT * FROM `{db}`.`{t}`")
+        };
+        let mut lines: Vec<String> = sql::raw_sql(&select)
+            .fetch_all(&mut *conn)
             .await
-            .unwrap();
-        let count = sql::raw_sql(&format!("SELECT COUNT(*) FROM `{db}`.`{t}`"))
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        checksums.push(format!(
-            "{t}: checksum {} rows {}",
-            text(&row, 1),
-            text(&count, 0)
-        ));
+            .unwrap_or_else(|e| panic!("{select}: {e}"))
+            .iter()
+            .map(|row| {
+                let values: Vec<String> = (0..row.columns().len())
+                    .map(|i| {
+                        let v: Option<Vec<u8>> = row.try_get_unchecked(i).unwrap();
+                        v.map_or_else(
+                            || "NULL".to_owned(),
+                            |b| b.iter().map(|x| format!("{x:02x}")).collect(),
+                        )
+                    })
+                    .collect();
+                format!("{t}: {}", values.join(" "))
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push(format!("{t}: no rows"));
+        }
+        lines.sort();
+        rows.extend(lines);
     }
-    out.insert("ROWS".to_owned(), checksums);
+    out.insert("ROWS".to_owned(), rows);
     out
 }
 
