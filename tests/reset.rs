@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_database, announced_database, client_command, fingerprint, migrator_from_env,
-    run_id, sql, text,
+    only_database_like, run_id, sql, text,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
@@ -56,6 +56,13 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("innodb insert", "INSERT INTO items (sku, name, price) VALUES ('n-1', 'Nail', 0.10)", Reset),
     ("innodb update", "UPDATE items SET price = price + 1 WHERE id = 1", Reset),
     ("innodb update to same values", "UPDATE items SET price = price", Reset),
+    // Values that print alike: FLOAT with 6 digits, an ENUM's error value and its '' member.
+    ("float value", "UPDATE items SET weight = 123456.8 WHERE id = 1", Reset),
+    ("enum error value", "SET SESSION sql_mode = ''; UPDATE items SET kind = 'zzz' WHERE id = 2", Reset),
+    // The same rows again, but the FULLTEXT index remembers the deleted document.
+    ("fulltext document replaced", "DELETE FROM items WHERE id = 3; \
+      INSERT INTO items (id, sku, name, price, qty, note, weight) VALUES (3, 'c-3', 'Chisel', 3.20, 7, 'sharp edge', 1.0000001)", Reset),
+    ("merge table rows", "INSERT INTO m_part1 VALUES (5); INSERT INTO m_all VALUES (6)", Reset),
     // A row checksum that does not see where one string ends and the next begins keeps its value.
     ("innodb values moved between columns", "UPDATE items SET sku = 'a-1A', name = 'nvil' WHERE id = 1", Reset),
     ("myisam values moved between columns", "UPDATE m_lookup SET name = 'ONEx', label = '' WHERE id = 1", Reset),
@@ -87,6 +94,7 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("history grows by update", "UPDATE hist SET val = val + 1", Reset),
     ("history grows by delete", "DELETE FROM hist WHERE id = 2", Reset),
     ("history purged", "DELETE HISTORY FROM hist", Reset),
+    ("history in partitions", "UPDATE hist_parts SET val = 5", Drop),
     // Everything at once, and nothing.
     ("every table emptied", "SET FOREIGN_KEY_CHECKS = 0; DELETE FROM orders; DELETE FROM items; DELETE FROM audit; \
       DELETE FROM tags; DELETE FROM m_lookup; DELETE FROM a_notes; DELETE FROM mem_cache; DELETE FROM hist; \
@@ -170,6 +178,8 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("grant on the database", "GRANT SELECT ON `{db}`.* TO {name}", Drop),
     ("grant on a table", "GRANT INSERT ON items TO {name}", Drop),
     ("grant on a column", "GRANT UPDATE (price) ON items TO {name}", Drop),
+    ("grant on a procedure", "GRANT EXECUTE ON PROCEDURE p_add_order TO {name}", Drop),
+    ("grant on the database by its escaped name", "GRANT SELECT ON `{dbesc}`.* TO {name}", Drop),
     // A prepared XA transaction outlives its session and holds its locks: the database can be
     // neither reset nor dropped until someone ends it.
     ("prepared xa transaction", "XA START '{name}'; INSERT INTO tags VALUES (9, 'prepared'); XA END '{name}'; \
@@ -197,6 +207,7 @@ async fn member(pool: MySqlPool) -> sqlx::Result<()> {
         .fetch_one(&pool)
         .await?;
         let sql = sql
+            .replace("{dbesc}", &db.replace('_', "\\_"))
             .replace("{db}", &db)
             .replace("{template}", &template)
             .replace("{name}", &std::env::var(NAME_ENV).unwrap_or_default());
@@ -250,8 +261,10 @@ struct Observed {
     fingerprint: BTreeMap<String, Vec<String>>,
     sequence: String,
     history: Vec<String>,
-    /// Grants on the database, its tables and columns.
+    /// Grants on the database, its tables, columns and routines.
     grants: Vec<String>,
+    /// Values as numbers, FULLTEXT relevance, history rows per partition.
+    values: Vec<String>,
 }
 
 impl Observed {
@@ -283,7 +296,7 @@ impl Observed {
             .map(str::to_owned)
             .partition(|l| l.starts_with("INSERT INTO "));
         rows.sort();
-        let (fingerprint, sequence, history, grants) = rt.block_on(async {
+        let (fingerprint, sequence, history, grants, values) = rt.block_on(async {
             let fp = fingerprint(conn, db, owner).await;
             let seq = sql::raw_sql(&format!("SELECT * FROM `{db}`.seq_ids"))
                 .fetch_one(&mut *conn)
@@ -313,8 +326,30 @@ impl Observed {
                     grants.push(format!("{source}: {}", text(&row, 0)));
                 }
             }
+            if let Ok(rows) = sql::raw_sql(&format!(
+                "SELECT CONCAT_WS(' ', User, Host, Routine_name, Proc_priv) FROM mysql.procs_priv WHERE Db = '{db}'"
+            ))
+            .fetch_all(&mut *conn)
+            .await
+            {
+                grants.extend(rows.iter().map(|r| format!("procs_priv: {}", text(r, 0))));
+            }
             grants.sort();
-            (fp, seq, history, grants)
+            // What values print alike hides, FULLTEXT relevance, where history rows are.
+            let mut values: Vec<String> = Vec::new();
+            for q in [
+                format!("SELECT CONCAT_WS(' ', id, weight * 1e0, kind + 0, \
+                         MATCH (note) AGAINST ('sharp heavy edge')) FROM `{db}`.items ORDER BY id"),
+                format!("SELECT CONCAT_WS(' ', p.PARTITION_NAME, p.TABLE_ROWS) FROM information_schema.PARTITIONS p \
+                         WHERE p.TABLE_SCHEMA = '{db}' AND p.TABLE_NAME = 'hist_parts' ORDER BY 1"),
+                format!("SELECT CONCAT('p0 ', COUNT(*)) FROM `{db}`.hist_parts PARTITION (p0)"),
+                format!("SELECT CONCAT('p1 ', COUNT(*)) FROM `{db}`.hist_parts PARTITION (p1)"),
+            ] {
+                for row in sql::raw_sql(&q).fetch_all(&mut *conn).await.unwrap() {
+                    values.push(text(&row, 0));
+                }
+            }
+            (fp, seq, history, grants, values)
         });
         Observed {
             dump,
@@ -323,6 +358,7 @@ impl Observed {
             sequence,
             history,
             grants,
+            values,
         }
     }
 
@@ -357,6 +393,7 @@ impl Observed {
             .or_else(|| first("sequence", &[&want.sequence], &[&self.sequence]))
             .or_else(|| first("history", &want.history, &self.history))
             .or_else(|| first("grants", &want.grants, &self.grants))
+            .or_else(|| first("values", &want.values, &self.values))
             .unwrap_or_default()
     }
 }
@@ -626,18 +663,23 @@ fn a_template_whose_clones_cannot_be_reset_says_so() {
 }
 
 /// A test that writes into its template changes every fresh clone made after it: the first reset
-/// that copies from the changed table finds it out and says so, naming the template, and the
-/// database is dropped, not pooled.
+/// that copies from the changed table (here: its own) finds it out and says so, naming the
+/// template, and the database is dropped, not pooled.
 #[test]
 fn a_test_that_writes_into_its_template_is_found_out() {
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
     let dir = private_migrations();
-    let (first, _) = run_member(&dir, INTO_TEMPLATE, "reset", "never", &[]).unwrap();
-    let template = template_of(&rt, &mut conn, &first);
-    // The next test writes the table the template's change is in: its reset copies from there.
-    let (db, stderr) = run_member(&dir, "innodb update", "reset", "never", &[]).unwrap();
+    // Its own reset copies from the changed table: items has a FULLTEXT index, so it is put back
+    // after every test.
+    let (db, stderr) = run_member(&dir, INTO_TEMPLATE, "reset", "never", &[]).unwrap();
+    // dbtest_db_<8 hex of the template>_…
+    let digest = &db["dbtest_db_".len().."dbtest_db_".len() + 8];
+    let template = rt.block_on(only_database_like(
+        &mut conn,
+        &format!("dbtest\\_tpl\\_{digest}"),
+    ));
     let pooled: i64 = rt
         .block_on(
             sql::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL")

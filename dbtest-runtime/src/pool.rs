@@ -83,6 +83,14 @@ pub(crate) async fn give_back(
         Outcome::Drop(why) => {
             match &why {
                 // Not the test's doing: a kind of change reset cannot undo. Said once.
+                Why::CannotReset(_) => say::once(
+                    &format!("{} cannot reset", template.name),
+                    &format!(
+                        "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                         tests that make this change pay for a new clone",
+                        template.name
+                    ),
+                ),
                 Why::NotRestored(_) => say::once(
                     &format!("{} not restored", template.name),
                     &format!(

@@ -238,14 +238,16 @@ async fn read_definitions(
         ident(db)
     );
     if scope.is_none() {
-        // Grants name the database: a fresh clone, new and with a name of its own, has none.
+        // Grants name the database: a fresh clone, new and with a name of its own, has none of
+        // its own (a pattern like `dbtest\_%` matches both). Database grants are patterns: an
+        // exact one escapes its `_`.
         listing.push_str(&format!(
             " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL \
                FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
              UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL \
                FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d} \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on the database'), IS_GRANTABLE, NULL \
-               FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on', TABLE_SCHEMA), IS_GRANTABLE, NULL \
+               FROM information_schema.SCHEMA_PRIVILEGES WHERE {d} LIKE TABLE_SCHEMA \
              UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL \
                FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
              UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on column', TABLE_NAME, COLUMN_NAME), \
@@ -302,6 +304,27 @@ async fn read_definitions(
             show,
             name,
         });
+    }
+
+    // Grants on routines are in no information_schema table: read where the account may.
+    if scope.is_none() {
+        let routines = compat::raw_sql(&format!(
+            "SELECT CONCAT_WS(' ', User, Host, Routine_type, Routine_name, Proc_priv) \
+             FROM mysql.procs_priv WHERE Db = {d}"
+        ))
+        .fetch_all(&mut *conn)
+        .await;
+        if let Ok(rows) = routines {
+            for row in rows {
+                let grant = text(&row, 0)?.unwrap_or_default();
+                objects.push(Listed {
+                    key: format!("grant {grant}"),
+                    extra: String::new(),
+                    show: None,
+                    name: grant,
+                });
+            }
+        }
     }
 
     // One request: every SHOW CREATE and the sequences' rows, one row each.
@@ -430,16 +453,26 @@ async fn read_rows(
 /// see where one string ends and the next begins. Every stored column counts (generated ones
 /// follow from them); a system-versioned table's history too, with its row start and end.
 fn rows_sql(db: &str, t: &snapshot::Table) -> String {
-    let mut cols: Vec<String> = t.columns.iter().map(|c| ident(c)).collect();
+    // Each value as text that tells it apart: FLOAT printed as a string keeps 6 digits, so as a
+    // DOUBLE (exact); an ENUM's error value and a '' member print alike, so with its index.
+    let value = |c: &snapshot::Column| {
+        let q = ident(&c.name);
+        match c.data_type.as_str() {
+            "float" => format!("CAST({q} AS DOUBLE)"),
+            "enum" | "set" => format!("CONCAT({q} + 0, ':', CAST({q} AS BINARY))"),
+            _ => format!("CAST({q} AS BINARY)"),
+        }
+    };
+    let mut cols: Vec<String> = t.columns.iter().map(value).collect();
     let mut from = format!("{}.{}", ident(db), ident(&t.name));
     if let Some(v) = &t.versioning {
-        cols.push(ident(&v.start));
-        cols.push(ident(&v.end));
+        cols.push(format!("CAST({} AS BINARY)", ident(&v.start)));
+        cols.push(format!("CAST({} AS BINARY)", ident(&v.end)));
         from.push_str(" FOR SYSTEM_TIME ALL");
     }
     let parts = cols
         .iter()
-        .map(|c| format!("COALESCE(MD5(CAST({c} AS BINARY)), 'n')"))
+        .map(|c| format!("COALESCE(MD5({c}), 'n')"))
         .collect::<Vec<_>>()
         .join(", ");
     let row = if cols.is_empty() {
@@ -460,7 +493,12 @@ fn the_row_digest_reads_every_column_and_the_history() {
         name: "hist".into(),
         create: String::new(),
         has_rows: true,
-        columns: vec!["id".into(), "na`me".into()],
+        columns: vec![
+            snapshot::Column::new("id", "int"),
+            snapshot::Column::new("na`me", "varchar"),
+            snapshot::Column::new("f", "float"),
+            snapshot::Column::new("e", "enum"),
+        ],
         versioning: Some(snapshot::Versioning {
             start: "row_start".into(),
             end: "row_end".into(),
@@ -471,6 +509,8 @@ fn the_row_digest_reads_every_column_and_the_history() {
     for part in [
         "COALESCE(MD5(CAST(`id` AS BINARY)), 'n')",
         "COALESCE(MD5(CAST(`na``me` AS BINARY)), 'n')",
+        "COALESCE(MD5(CAST(`f` AS DOUBLE)), 'n')",
+        "COALESCE(MD5(CONCAT(`e` + 0, ':', CAST(`e` AS BINARY))), 'n')",
         "COALESCE(MD5(CAST(`row_end` AS BINARY)), 'n')",
         "FROM `dbtest_db_01234567_0123456789ab`.`hist` FOR SYSTEM_TIME ALL",
     ] {
@@ -559,6 +599,8 @@ pub(crate) enum Why {
     /// Put back, yet still not equal to a fresh clone: what differs. The kind of change cannot
     /// be reset.
     NotRestored(String),
+    /// What differs is of a kind reset cannot put back as a fresh clone has it: what.
+    CannotReset(String),
     /// The template itself was changed since it was built (a test wrote into it): which table.
     /// Fresh clones carry the change too.
     TemplateChanged(String),
@@ -572,6 +614,7 @@ impl fmt::Display for Why {
                 f,
                 "a prepared XA transaction ({xid}, see XA RECOVER) outlives its session and may hold changes to it"
             ),
+            Why::CannotReset(what) => write!(f, "{what} cannot be put back as a fresh clone has them"),
             Why::TemplateChanged(table) => write!(
                 f,
                 "the rows of the template's table `{table}` are no longer those it was built with"
@@ -590,6 +633,8 @@ struct Plan {
     rows: BTreeSet<String>,
     counters: BTreeSet<String>,
     sequences: BTreeSet<String>,
+    /// Not put back themselves, but checked after (MERGE tables: their rows are others').
+    checked: BTreeSet<String>,
 }
 
 impl Plan {
@@ -602,6 +647,7 @@ impl Plan {
             .iter()
             .chain(&self.counters)
             .chain(&self.sequences)
+            .chain(&self.checked)
             .cloned()
             .collect()
     }
@@ -652,7 +698,7 @@ pub(crate) async fn reset(
     have.rows = read_rows(conn, db, &tables, script).await?;
     let plan = match plan(&have, want, script) {
         Ok(plan) => plan,
-        Err(what) => return Ok(Outcome::Drop(Why::Changed(what))),
+        Err(why) => return Ok(Outcome::Drop(why)),
     };
     if plan.is_empty() {
         return Ok(Outcome::Reset { restored: 0 });
@@ -692,11 +738,18 @@ fn definitions_differ(have: &State, want: &State) -> Option<String> {
 
 /// What to put back so `have` becomes `want`; `Err` names a difference that is not rows,
 /// counters or sequences.
-fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
+fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, Why> {
     if let Some(what) = definitions_differ(have, want) {
-        return Err(what);
+        return Err(Why::Changed(what));
     }
     let mut plan = Plan::default();
+    // A FULLTEXT index keeps state the rows do not show (deleted documents, document ids), which
+    // changes relevance: its tables are made anew after any test, rows equal or not.
+    for t in &script.tables {
+        if t.truncated() && want.rows.contains_key(&t.name) {
+            plan.rows.insert(t.name.clone());
+        }
+    }
     for (t, sum) in &want.rows {
         if have.rows.get(t) != Some(sum) {
             plan.rows.insert(t.clone());
@@ -713,16 +766,48 @@ fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, String> {
     // Only what the clone script can put back.
     for t in plan.rows.iter().chain(&plan.counters) {
         if script.table(t).is_none() {
-            return Err(format!("table `{t}` is not in the template's clone script"));
+            return Err(Why::Changed(format!(
+                "table `{t}` is not in the template's clone script"
+            )));
         }
     }
     for s in &plan.sequences {
         if script.sequence(s).is_none() {
-            return Err(format!(
+            return Err(Why::Changed(format!(
                 "sequence `{s}` is not in the template's clone script"
-            ));
+            )));
         }
     }
+    let tables: Vec<_> = plan.rows.iter().filter_map(|t| script.table(t)).collect();
+    for t in &tables {
+        if t.create
+            .to_ascii_uppercase()
+            .contains("PARTITION BY SYSTEM_TIME")
+        {
+            // Which history partition a row lands in depends on what the table held before.
+            return Err(Why::CannotReset(format!(
+                "the rows of table `{}` (history partitioned BY SYSTEM_TIME)",
+                t.name
+            )));
+        }
+    }
+    // A MERGE table's rows are put back with the tables it unites; a truncated table's counter
+    // starts again.
+    let merged: Vec<String> = tables
+        .iter()
+        .filter(|t| t.is_merge())
+        .map(|t| t.name.clone())
+        .collect();
+    let truncated: Vec<String> = tables
+        .iter()
+        .filter(|t| t.truncated())
+        .map(|t| t.name.clone())
+        .collect();
+    for t in merged {
+        plan.rows.remove(&t);
+        plan.checked.insert(t);
+    }
+    plan.counters.extend(truncated);
     Ok(plan)
 }
 
@@ -744,10 +829,19 @@ fn restore_sql(plan: &Plan, template: &str, script: &Script, want: &State) -> St
             .iter()
             .map(|g| format!("DROP TRIGGER {}", ident(&g.name))),
     );
+    // TRUNCATE commits implicitly: before the transaction.
+    sql.extend(
+        tables
+            .iter()
+            .filter(|t| t.truncated())
+            .map(|t| t.delete_sql()),
+    );
     if !tables.is_empty() {
         sql.push("START TRANSACTION".into());
         for t in &tables {
-            sql.push(t.delete_sql());
+            if !t.truncated() {
+                sql.push(t.delete_sql());
+            }
             sql.extend(t.copy_sql(template));
         }
         sql.push("COMMIT".into());
@@ -846,7 +940,7 @@ mod tests {
                     name: (*n).into(),
                     create: String::new(),
                     has_rows: true,
-                    columns: vec!["id".into()],
+                    columns: vec![snapshot::Column::new("id", "int")],
                     versioning: None,
                 })
                 .collect(),
@@ -869,7 +963,7 @@ mod tests {
         ddl.objects.insert("table a".into(), "altered".into());
         assert_eq!(
             plan(&ddl, &want, &script).unwrap_err(),
-            "table `a` differs: `altered`"
+            Why::Changed("table `a` differs: `altered`".into())
         );
         let mut dropped = want.clone();
         dropped.rows.remove("b");

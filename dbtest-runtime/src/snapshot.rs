@@ -87,10 +87,29 @@ pub(crate) struct Table {
     /// The template's table has rows (a clone copies them).
     pub has_rows: bool,
     /// The columns a row copy writes: every column but generated ones.
-    pub columns: Vec<String>,
+    pub columns: Vec<Column>,
     /// System-versioned: its row start and row end columns. Rows are copied with their history
     /// and timestamps when the server can (`system_versioning_insert_history`, MariaDB 10.11+).
     pub versioning: Option<Versioning>,
+}
+
+/// A stored column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Column {
+    pub name: String,
+    /// `information_schema.COLUMNS.DATA_TYPE`, lower case (`float`, `enum`, …).
+    pub data_type: String,
+}
+
+impl Column {
+    /// `name` of type `data_type`.
+    #[cfg(test)]
+    pub(crate) fn new(name: &str, data_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+        }
+    }
 }
 
 /// The period columns of a system-versioned table, and whether its history is copied.
@@ -209,8 +228,24 @@ impl Session {
 }
 
 impl Table {
+    /// A MERGE table: its rows are those of the tables it unites; copying or deleting them would
+    /// write those tables.
+    pub(crate) fn is_merge(&self) -> bool {
+        self.create.to_ascii_uppercase().contains("\n) ENGINE=MRG_")
+    }
+
+    /// Emptied by `TRUNCATE`, which makes the table anew, not by `DELETE`: an InnoDB FULLTEXT
+    /// index keeps deleted documents (relevance differs from a fresh clone's, and its document
+    /// ids refuse the template's again). Not for system-versioned tables (refused by the server).
+    pub(crate) fn truncated(&self) -> bool {
+        self.versioning.is_none() && self.create.to_ascii_uppercase().contains("FULLTEXT")
+    }
+
     /// Empties the table (and, for a system-versioned one, its history).
     pub(crate) fn delete_sql(&self) -> String {
+        if self.truncated() {
+            return format!("TRUNCATE TABLE {}", ident(&self.name));
+        }
         let mut sql = format!("DELETE FROM {}", ident(&self.name));
         if self.versioning.is_some() {
             sql.push_str(&format!(";\nDELETE HISTORY FROM {}", ident(&self.name)));
@@ -225,7 +260,7 @@ impl Table {
         if !self.has_rows {
             return None;
         }
-        let mut cols: Vec<String> = self.columns.iter().map(|c| ident(c)).collect();
+        let mut cols: Vec<String> = self.columns.iter().map(|c| ident(&c.name)).collect();
         let mut from = format!("{}.{}", ident(template), ident(&self.name));
         if let Some(v) = self.versioning.as_ref().filter(|v| v.with_history) {
             cols.push(ident(&v.start));
@@ -359,7 +394,11 @@ impl Script {
                     Some(&*t.create),
                 ]
                 .into_iter()
-                .chain(t.columns.iter().map(|c| Some(c.as_str()))),
+                .chain(
+                    t.columns
+                        .iter()
+                        .flat_map(|c| [Some(c.name.as_str()), Some(c.data_type.as_str())]),
+                ),
             );
         }
         for s in &self.sequences {
@@ -418,7 +457,17 @@ impl Script {
                         (None, None, None) => None,
                         _ => return None,
                     };
-                    let columns = std::iter::from_fn(next).collect::<Option<Vec<_>>>()?;
+                    let fields = std::iter::from_fn(next).collect::<Option<Vec<_>>>()?;
+                    if fields.len() % 2 != 0 {
+                        return None;
+                    }
+                    let columns = fields
+                        .chunks(2)
+                        .map(|pair| Column {
+                            name: pair[0].clone(),
+                            data_type: pair[1].clone(),
+                        })
+                        .collect();
                     script.tables.push(Table {
                         name,
                         create,
@@ -551,10 +600,10 @@ async fn read_tables(
 
     // Columns a copy writes, and the period columns of system-versioned tables (explicit ones are
     // listed as generated `ROW START` / `ROW END`; implicit ones are not listed at all).
-    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut periods: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+    let mut periods: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
     for row in sqlx::query(
-        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION FROM information_schema.COLUMNS \
+        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS \
          WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
     .bind(template)
@@ -565,11 +614,21 @@ async fn read_tables(
         let column = text(&row, 1)?.unwrap_or_default();
         let extra = text(&row, 2)?.unwrap_or_default().to_ascii_uppercase();
         let generation = text(&row, 3)?.unwrap_or_default().to_ascii_uppercase();
+        let data_type = text(&row, 4)?.unwrap_or_default().to_ascii_lowercase();
         match generation.as_str() {
-            "ROW START" => periods.entry(table).or_default().0 = column,
+            "ROW START" => {
+                let p = periods.entry(table).or_default();
+                p.0 = column;
+                // Transaction-precise versioning (BIGINT transaction ids): its history cannot
+                // be inserted.
+                p.2 = data_type == "bigint";
+            }
             "ROW END" => periods.entry(table).or_default().1 = column,
             _ if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") => {}
-            _ => columns.entry(table).or_default().push(column),
+            _ => columns.entry(table).or_default().push(Column {
+                name: column,
+                data_type,
+            }),
         }
     }
     let insert_history = sqlx::query("SELECT @@SESSION.system_versioning_insert_history")
@@ -583,22 +642,26 @@ async fn read_tables(
             .fetch_one(&mut *conn)
             .await?;
         let versioning = versioned.then(|| {
-            let (start, end) = periods
+            let (start, end, by_transaction) = periods
                 .remove(&name)
-                .unwrap_or_else(|| ("row_start".into(), "row_end".into()));
+                .unwrap_or_else(|| ("row_start".into(), "row_end".into(), false));
             Versioning {
                 start,
                 end,
-                with_history: insert_history,
+                with_history: insert_history && !by_transaction,
             }
         });
-        script.tables.push(Table {
+        let mut table = Table {
             create: text(&row, 1)?.unwrap_or_default(),
             has_rows: has_rows.contains(&name),
             columns: columns.remove(&name).unwrap_or_default(),
             versioning,
             name,
-        });
+        };
+        if table.is_merge() {
+            table.has_rows = false;
+        }
+        script.tables.push(table);
     }
     for name in sequences {
         let row = compat::query(&format!("SHOW CREATE SEQUENCE {qualifier}{}", ident(&name)))
@@ -948,14 +1011,14 @@ mod tests {
                     name: "we`ird\ttab".into(),
                     create: "CREATE TABLE `we``ird\ttab` (\n  `id` int\n)".into(),
                     has_rows: true,
-                    columns: vec!["id".into(), "na\nme".into()],
+                    columns: vec![Column::new("id", "int"), Column::new("na\nme", "varchar")],
                     versioning: None,
                 },
                 Table {
                     name: "hist".into(),
                     create: "CREATE TABLE `hist` (`id` int) WITH SYSTEM VERSIONING".into(),
                     has_rows: true,
-                    columns: vec!["id".into()],
+                    columns: vec![Column::new("id", "int")],
                     versioning: Some(Versioning {
                         start: "row_start".into(),
                         end: "row_end".into(),

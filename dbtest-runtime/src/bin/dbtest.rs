@@ -1,7 +1,8 @@
 //! `dbtest`: list and clean the databases dbtest made on a server.
 //!
 //! ```text
-//! dbtest list          templates and test databases, with owner alive/gone, kept ones
+//! dbtest list          templates (reset and reused, or why not) and test databases, with owner
+//!                      alive/gone, kept ones
 //! dbtest gc            what the sweep before the first test does, now
 //! dbtest clean --all   drop every dbtest database whose owner is gone, templates included
 //! ```
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use dbtest_runtime::admin;
 
 const USAGE: &str = "usage: dbtest list | gc | clean --all | server status | server stop
-  list         templates and test databases on the server (owner alive or gone, kept)
+  list         templates (reset and reused, or why not) and test databases (owner alive or gone, kept)
   gc           drop orphaned test databases, kept ones past DBTEST_KEEP_MAX/DBTEST_KEEP_TTL,
                templates unused for DBTEST_TEMPLATE_TTL and builds that died
   clean --all  drop every dbtest database whose owner is gone, templates included

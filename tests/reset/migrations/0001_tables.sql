@@ -8,6 +8,8 @@ CREATE TABLE items (
     qty INT NOT NULL DEFAULT 1,
     total DECIMAL(12, 2) AS (price * qty) STORED,
     note TEXT NULL,
+    weight FLOAT NOT NULL DEFAULT 0,
+    kind ENUM('', 'a', 'b') NOT NULL DEFAULT '',
     UNIQUE KEY u_sku (sku),
     KEY k_price (price),
     KEY k_name_prefix (name(10)),
@@ -68,5 +70,17 @@ PARTITION BY RANGE (y) (
     PARTITION p2023 VALUES LESS THAN (2024),
     PARTITION p2024 VALUES LESS THAN (2025)
 );
+
+-- A MERGE table: its rows are the rows of the tables it unites.
+CREATE TABLE m_part1 (id INT NOT NULL, KEY (id)) ENGINE = MyISAM;
+CREATE TABLE m_part2 (id INT NOT NULL, KEY (id)) ENGINE = MyISAM;
+CREATE TABLE m_all (id INT NOT NULL, KEY (id)) ENGINE = MRG_MyISAM UNION = (m_part1, m_part2) INSERT_METHOD = LAST;
+
+-- History kept in partitions: which one a row lands in depends on what the table held before.
+CREATE TABLE hist_parts (
+    id INT NOT NULL PRIMARY KEY,
+    val INT NOT NULL
+) ENGINE = InnoDB WITH SYSTEM VERSIONING
+PARTITION BY SYSTEM_TIME LIMIT 1 (PARTITION p0 HISTORY, PARTITION p1 HISTORY, PARTITION pcur CURRENT);
 
 CREATE SEQUENCE seq_ids START WITH 100 INCREMENT BY 1 CACHE 10;

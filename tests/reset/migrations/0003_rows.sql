@@ -1,7 +1,8 @@
-INSERT INTO items (id, sku, name, price, qty, note) VALUES
-    (1, 'a-1', 'Anvil', 5.00, 2, 'heavy'),
-    (2, 'b-2', 'Bellows', 12.50, 1, NULL),
-    (3, 'c-3', 'Chisel', 3.20, 7, 'sharp edge');
+INSERT INTO items (id, sku, name, price, qty, note, weight) VALUES
+    (1, 'a-1', 'Anvil', 5.00, 2, 'heavy', 123456.7),
+    (2, 'b-2', 'Bellows', 12.50, 1, NULL, 0.1),
+    (3, 'c-3', 'Chisel', 3.20, 7, 'sharp edge', 1.0000001),
+    (4, 'd-4', 'Drill', 40.00, 1, 'sharp heavy drill', 2.5);
 -- The counter above the highest id: a reset must keep it there.
 INSERT INTO items (id, sku, name) VALUES (40, 'tmp', 'Temporary');
 DELETE FROM items WHERE id = 40;
@@ -15,4 +16,10 @@ INSERT INTO mem_cache VALUES ('x', 1), ('y', 2);
 INSERT INTO hist VALUES (1, 10), (2, 20);
 UPDATE hist SET val = 11 WHERE id = 1;
 INSERT INTO parts VALUES (1, 2023), (2, 2024);
+INSERT INTO m_part1 VALUES (1);
+INSERT INTO m_part2 VALUES (2);
+INSERT INTO hist_parts VALUES (1, 1);
+UPDATE hist_parts SET val = 2;
+UPDATE hist_parts SET val = 3;
+UPDATE hist_parts SET val = 4;
 DO NEXTVAL(seq_ids);
