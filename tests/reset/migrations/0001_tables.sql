@@ -8,8 +8,6 @@ CREATE TABLE items (
     qty INT NOT NULL DEFAULT 1,
     total DECIMAL(12, 2) AS (price * qty) STORED,
     note TEXT NULL,
-    weight FLOAT NOT NULL DEFAULT 0,
-    kind ENUM('', 'a', 'b') NOT NULL DEFAULT '',
     UNIQUE KEY u_sku (sku),
     KEY k_price (price),
     KEY k_name_prefix (name(10)),
@@ -70,6 +68,13 @@ PARTITION BY RANGE (y) (
     PARTITION p2023 VALUES LESS THAN (2024),
     PARTITION p2024 VALUES LESS THAN (2025)
 );
+
+-- Values that print alike: FLOAT as text keeps 6 digits; an ENUM's error value prints as ''.
+CREATE TABLE measures (
+    id INT NOT NULL PRIMARY KEY,
+    weight FLOAT NOT NULL,
+    kind ENUM('', 'a', 'b') NOT NULL DEFAULT ''
+) ENGINE = InnoDB;
 
 -- A MERGE table: its rows are the rows of the tables it unites.
 CREATE TABLE m_part1 (id INT NOT NULL, KEY (id)) ENGINE = MyISAM;
