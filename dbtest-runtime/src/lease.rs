@@ -200,5 +200,6 @@ pub(crate) async fn release(
     )
     .await;
     db::close(owner).await;
+    pool::settle(settings.ddl_timeout);
     ended.map(|kept| kept.then_some(name))
 }

@@ -3,12 +3,13 @@
 //! taking that lock (atomic on the server, so two processes never get the same one). A finished
 //! test's database comes back only when [`reset`](crate::reset) proves it equal to a fresh clone;
 //! the pool is refilled in the background with new clones, up to `DBTEST_WARM` per template. A
-//! refill cut short by the process ending leaves an unowned half-made database, which the sweep
-//! removes like any orphan.
+//! test that ends with no other test of its process running waits for a refill in progress (the
+//! process may be about to end); a refill cut short all the same (a killed process) leaves an
+//! unowned half-made database, which the sweep removes like any orphan.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use sqlx::mysql::MySqlConnection;
 
@@ -123,9 +124,12 @@ pub(crate) async fn give_back(
     }
 }
 
+/// The templates whose pool this process is refilling now; notified when one is done.
+static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static DONE: Condvar = Condvar::new();
+
 /// Starts a background refill of `template`'s pool, unless one runs already in this process.
 pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
-    static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     if settings.warm == 0 {
         return;
     }
@@ -151,11 +155,25 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
             running
                 .get_or_insert_with(HashSet::new)
                 .remove(&template.name);
+            DONE.notify_all();
         });
     if spawned.is_err() {
         let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
         running.get_or_insert_with(HashSet::new).clear();
     }
+}
+
+/// Waits, at most `bound`, for this process's refills to finish when no test of it holds a
+/// database: the process may be about to end, and a clone cut short by its end would be left on
+/// the server until the next run's sweep.
+pub(crate) fn settle(bound: std::time::Duration) {
+    if IN_FLIGHT.load(Ordering::Relaxed) > 0 {
+        return;
+    }
+    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = DONE.wait_timeout_while(running, bound, |r| {
+        r.as_ref().is_some_and(|r| !r.is_empty())
+    });
 }
 
 /// Tests of this process holding a database now, and the most there have been at once: the pool
