@@ -35,6 +35,10 @@ const LEFT_OPEN: &str = "connection left open";
 const NAME_ENV: &str = "DBTEST_RESET_NAME";
 /// The change of a test that writes into its template.
 const INTO_TEMPLATE: &str = "write into the template";
+/// A file whose existence tells the `sweeper` to stop.
+const STOP_ENV: &str = "DBTEST_RESET_STOP";
+/// Tests that claim and give back while sweeps run.
+const ROUNDS: usize = 40;
 
 static SET: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
@@ -706,5 +710,101 @@ fn a_test_that_writes_into_its_template_is_found_out() {
     assert_eq!(
         pooled, 0,
         "the database copied from the changed template was not pooled"
+    );
+}
+
+/// Sweeps (`admin::gc`, with the grace period its parent sets) again and again until the file
+/// `DBTEST_RESET_STOP` names exists; prints how many sweeps it ran.
+#[test]
+#[ignore = "started by `a_database_going_back_to_the_pool_is_never_swept`"]
+fn sweeper() {
+    let stop = std::path::PathBuf::from(std::env::var(STOP_ENV).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut sweeps = 0;
+    while !stop.exists() {
+        rt.block_on(dbtest_runtime::admin::gc()).unwrap();
+        sweeps += 1;
+    }
+    println!("SWEEPS={sweeps}");
+}
+
+/// A database that tests hand to one another through the warm pool is never taken for an orphan
+/// by sweeps running meanwhile, even with no grace period. A sweep reads every row of the
+/// registry first and each owner lock later; a test may give its database back (and let its lock
+/// go) in between. Seen in CI: a sweep dropped a pool database while this file's matrix dumped it.
+#[test]
+fn a_database_going_back_to_the_pool_is_never_swept() {
+    let Some((rt, mut conn)) = on_mariadb() else {
+        return;
+    };
+    let dir = private_migrations();
+    let (first, _) = run_member(&dir, "read only", "reset", "never", &[]).unwrap();
+    let template = template_of(&rt, &mut conn, &first);
+    let pool: Vec<String> = rt
+        .block_on(
+            sql::query_scalar(
+                "SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases \
+                 WHERE template = ? AND ready_at IS NOT NULL",
+            )
+            .bind(&template)
+            .fetch_all(&mut conn),
+        )
+        .unwrap();
+
+    // Sweeps with no grace period, one after another, while tests claim and give back.
+    let stop = dir.join("stop");
+    let sweeper = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sweeper", "--ignored", "--nocapture"])
+        .env(STOP_ENV, &stop)
+        .env("DBTEST_SWEEP_GRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // No refills (DBTEST_WARM=0): a test gets a database the pool held, or makes a new clone.
+    let mut got = Vec::new();
+    let mut failed = Vec::new();
+    for _ in 0..ROUNDS {
+        match run_member(&dir, "innodb insert", "reset", "never", &[]) {
+            Ok((db, _)) => {
+                // What this file's matrix does after each test: read it from outside (a dump and
+                // information_schema), which slows the sweeps' reading of the registry.
+                let _ = Observed::of(&rt, &mut conn, &db, "x");
+                got.push(db)
+            }
+            Err((_, said)) => failed.push(said),
+        }
+    }
+    std::fs::write(&stop, "").unwrap();
+    let swept = sweeper.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&swept.stdout);
+    let sweeps: Option<u32> = said
+        .lines()
+        .find_map(|l| l.split_once("SWEEPS=").map(|(_, n)| n.trim()))
+        .and_then(|n| n.parse().ok());
+    drop_all_of(&rt, &mut conn, &template, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let sweeps = sweeps.unwrap_or_else(|| {
+        panic!(
+            "the sweeper failed:\n{said}\n{}",
+            String::from_utf8_lossy(&swept.stderr)
+        )
+    });
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert!(sweeps >= 5, "sweeps ran meanwhile ({sweeps})");
+    assert!(
+        pool.len() >= 2,
+        "the build left its clones in the pool: {pool:?}"
+    );
+    let new: Vec<&String> = got.iter().filter(|db| !pool.contains(db)).collect();
+    assert!(
+        new.is_empty(),
+        "{} of {ROUNDS} tests found no pool database and cloned anew ({new:?}): the pool held {pool:?} \
+         and only sweeps ({sweeps}) ran meanwhile, so they dropped pool databases",
+        new.len()
     );
 }

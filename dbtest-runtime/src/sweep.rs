@@ -139,7 +139,22 @@ pub struct Entry {
 
 /// Every registered database, with its owner's liveness.
 pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = compat::query(&format!(
+    entries_where(conn, None).await
+}
+
+/// The registered databases (only `name`, if given), with their owners' liveness.
+///
+/// One statement, but not one instant: the rows are read as of its start, each owner lock when
+/// its row is reached. A sweep decides again under the database's lock (see `still_as_planned`).
+async fn entries_where(
+    conn: &mut MySqlConnection,
+    name: Option<&str>,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let only = match name {
+        Some(_) => "WHERE r.name = ? ",
+        None => "",
+    };
+    let sql = format!(
         "SELECT r.name, r.kind, s.SCHEMA_NAME IS NOT NULL, IS_FREE_LOCK(r.name), \
            TIMESTAMPDIFF(SECOND, r.created_at, NOW(3)), TIMESTAMPDIFF(SECOND, r.kept_at, NOW(3)), \
            TIMESTAMPDIFF(SECOND, r.used_at, NOW(3)), \
@@ -147,12 +162,15 @@ pub async fn entries(conn: &mut MySqlConnection) -> Result<Vec<Entry>, sqlx::Err
                    WHERE t.TABLE_SCHEMA = r.name AND t.TABLE_NAME = '_dbtest_template'), \
            COALESCE(r.test, ''), CONCAT(COALESCE(r.host, '?'), ':', COALESCE(r.pid, '?')), \
            TIMESTAMPDIFF(SECOND, r.ready_at, NOW(3)), COALESCE(r.template, '') \
-         FROM {} r LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name \
+         FROM {} r LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name {only}\
          ORDER BY r.kind, r.created_at",
         registry::table()
-    ))
-    .fetch_all(conn)
-    .await?;
+    );
+    let mut query = compat::query(&sql);
+    if let Some(name) = name {
+        query = query.bind(name);
+    }
+    let rows = query.fetch_all(conn).await?;
     rows.iter()
         .map(|row| {
             let int = |i: usize| -> Result<Option<i64>, sqlx::Error> { row.try_get_unchecked(i) };
@@ -244,8 +262,9 @@ async fn sweep_on(conn: &mut MySqlConnection, settings: &Settings, mode: Mode) -
     let all = entries(conn).await.map_err(fail)?;
     let mut report = Report::default();
     for (entry, why) in plan(&all, settings, mode) {
-        // Each drop happens only if the database's own lock can be taken now.
-        if !drop_registered(conn, &entry.name).await.map_err(fail)? {
+        // Each drop happens only if the database's own lock can be taken now, and its row still
+        // says what the plan read.
+        if !drop_registered(conn, entry).await.map_err(fail)? {
             continue;
         }
         match why {
@@ -343,9 +362,11 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
     out
 }
 
-/// Drops registered database `name` (and its row) under its own lock; false if someone holds the
-/// lock (a live owner, a build, another sweep).
-async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
+/// Drops registered database `planned` (and its row) under its own lock, if its row still says
+/// what the plan read; false if someone holds the lock (a live owner, a build, another sweep) or
+/// the row changed.
+async fn drop_registered(conn: &mut MySqlConnection, planned: &Entry) -> Result<bool, sqlx::Error> {
+    let name = planned.name.as_str();
     assert!(
         naming::is_generated(name),
         "the sweep only drops dbtest's own databases: `{name}`"
@@ -358,9 +379,37 @@ async fn drop_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool,
     if got != Some(1) {
         return Ok(false);
     }
-    let dropped = registry::drop_database(conn, name).await;
+    let dropped = match entries_where(conn, Some(name)).await {
+        Ok(now)
+            if now
+                .first()
+                .is_some_and(|now| still_as_planned(planned, now)) =>
+        {
+            registry::drop_database(conn, name).await.map(|()| true)
+        }
+        Ok(_) => Ok(false),
+        Err(e) => Err(e),
+    };
     db::release_lock(conn, name).await?;
-    dropped.map(|()| true)
+    dropped
+}
+
+/// Whether `now` (read under the database's lock, so no owner can change it) is in the state
+/// the plan read as `planned`. The plan's read is not one instant: a test may have given its
+/// database back to the warm pool, and let its lock go, between the moment its row was read and
+/// the moment its lock was: the plan then took a pool database for an orphan.
+fn still_as_planned(planned: &Entry, now: &Entry) -> bool {
+    fn state(e: &Entry) -> (&str, bool, bool, bool, bool, &str) {
+        (
+            &e.kind,
+            e.exists,
+            e.kept_s.is_some(),
+            e.ready_s.is_some(),
+            e.ready,
+            &e.template,
+        )
+    }
+    state(planned) == state(now)
 }
 
 #[cfg(test)]
@@ -558,5 +607,40 @@ mod tests {
             [(TPL_B.to_owned(), Why::Template)]
         );
         assert!(planned(&[building, young_dead], Mode::Expired).is_empty());
+    }
+
+    #[test]
+    fn a_database_whose_row_changed_since_the_plan_read_it_stays() {
+        let orphan = entry(&test_db("aaaaaaaa", 1), "test");
+        let now = Entry {
+            owner_gone: false,
+            age_s: orphan.age_s + 1,
+            ..orphan.clone()
+        };
+        assert!(
+            still_as_planned(&orphan, &now),
+            "only the lock and the clock moved"
+        );
+        let given_back = Entry {
+            ready_s: Some(0),
+            ..now.clone()
+        };
+        assert!(
+            !still_as_planned(&orphan, &given_back),
+            "back in the warm pool meanwhile"
+        );
+        let kept = Entry {
+            kept_s: Some(0),
+            ..now.clone()
+        };
+        assert!(!still_as_planned(&orphan, &kept), "kept meanwhile");
+        let built = Entry {
+            ready: false,
+            ..entry(TPL_A, "template")
+        };
+        assert!(
+            !still_as_planned(&built, &entry(TPL_A, "template")),
+            "finished meanwhile"
+        );
     }
 }
