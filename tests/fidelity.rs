@@ -280,3 +280,38 @@ fn a_template_built_by_another_user_clones_faithfully() {
     );
     assert!(!cloned_out.contains(&password) && !built_out.contains(&password));
 }
+
+/// Events: copied with their definitions, but disabled, in the template and in every test
+/// database, so that none runs under a test whatever the server's `event_scheduler`.
+#[db_test(migrations = "tests/events/migrations")]
+async fn events_are_copied_disabled(pool: MySqlPool) -> sqlx::Result<()> {
+    let (clone, template) = names(&pool).await;
+    let events = |db: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, String, String, String)>(
+                "SELECT CONVERT(EVENT_NAME USING utf8mb4), CONVERT(STATUS USING utf8mb4), \
+                 CONVERT(CONCAT_WS(' ', INTERVAL_VALUE, INTERVAL_FIELD, ON_COMPLETION) USING utf8mb4), \
+                 CONVERT(EVENT_DEFINITION USING utf8mb4) \
+                 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME",
+            )
+            .bind(db)
+            .fetch_all(&pool)
+            .await
+        }
+    };
+    let in_clone = events(clone).await?;
+    let in_template = events(template).await?;
+    let names: Vec<&str> = in_clone.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["e_later", "e_off", "e_tick"]);
+    for (name, status, _, _) in in_clone.iter().chain(&in_template) {
+        assert_eq!(status, "DISABLED", "event `{name}`");
+    }
+    // Everything else as the migration wrote it.
+    let tick = &in_clone[2];
+    assert_eq!(tick.2, "1 SECOND NOT PRESERVE");
+    assert_eq!(tick.3, "INSERT INTO ticks () VALUES ()");
+    assert_eq!(in_clone[0].2, "1 DAY PRESERVE");
+    assert_eq!(in_clone, in_template);
+    Ok(())
+}

@@ -65,8 +65,38 @@ pub(crate) fn server_code(e: &sqlx::Error) -> Option<u16> {
         .map(|d| d.number())
 }
 
-/// MySQL error numbers that mean "not allowed".
-const PRIVILEGE_ERRORS: [u16; 6] = [1044, 1045, 1142, 1143, 1227, 1370];
+/// The grant dbtest's user needs, said when the server refuses one of dbtest's own statements.
+pub(crate) const GRANT_HINT: &str =
+    "dbtest's user needs GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO <user> \
+     (and PROCESS, optionally, to name who holds a lock)";
+
+/// What to grant or set when the server refuses with error number `code` (the same numbers on
+/// MySQL and MariaDB); `None`: not a refusal.
+pub(crate) fn refusal_hint(code: u16) -> Option<&'static str> {
+    Some(match code {
+        // ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR,
+        // ER_COLUMNACCESS_DENIED_ERROR, ER_PROCACCESS_DENIED_ERROR
+        1044 | 1045 | 1142 | 1143 | 1370 => GRANT_HINT,
+        // ER_SPECIFIC_ACCESS_DENIED_ERROR: a global or dynamic privilege, named in the message.
+        // Replaying the template's views, triggers, routines and events with another account as
+        // DEFINER is the usual cause.
+        1227 => {
+            "the server's message names the privilege missing. Objects whose DEFINER is another account \
+             need SET_USER_ID (MySQL 8.0) or SET_ANY_DEFINER (MySQL 8.2+; and SYSTEM_USER when that account \
+             has it), or SET USER (MariaDB 10.5+) or SUPER (older MariaDB); reading another definer's \
+             routines needs SHOW_ROUTINE (MySQL 8.0.20+). Or write the migrations without DEFINER clauses, \
+             so that dbtest's user defines everything it copies"
+        }
+        // ER_BINLOG_UNSAFE_ROUTINE, ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: binary logging is on
+        // (MySQL 8's default) and the account has no SUPER.
+        1418 | 1419 => {
+            "the server writes a binary log and refuses functions and triggers from an account without \
+             SUPER: on a test server, SET GLOBAL log_bin_trust_function_creators = 1 (or put it in its \
+             configuration), or run it without a binary log (MySQL: --disable-log-bin; MariaDB: no log-bin)"
+        }
+        _ => return None,
+    })
+}
 
 /// `e` as [`Error::Privileges`] when the server refused for lack of privileges, else as `other`.
 pub(crate) fn refused_or(
@@ -74,10 +104,11 @@ pub(crate) fn refused_or(
     action: &str,
     other: impl FnOnce(sqlx::Error) -> Error,
 ) -> Error {
-    match server_code(&e) {
-        Some(code) if PRIVILEGE_ERRORS.contains(&code) => Error::Privileges {
+    match server_code(&e).and_then(refusal_hint) {
+        Some(hint) => Error::Privileges {
             action: action.to_owned(),
             reason: e.to_string(),
+            hint,
         },
         _ => other(e),
     }
@@ -188,4 +219,37 @@ async fn describe_holder(conn: &mut MySqlConnection, lock: &str) -> Result<Strin
 /// Closes `conn` politely, giving up after a second (the server cleans up a dropped socket too).
 pub(crate) async fn close(conn: MySqlConnection) {
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_says_what_to_grant_or_set() {
+        for code in [1044, 1142, 1143, 1370] {
+            assert_eq!(refusal_hint(code), Some(GRANT_HINT), "{code}");
+        }
+        let definer = refusal_hint(1227).unwrap();
+        for needed in [
+            "SET_USER_ID",
+            "SET_ANY_DEFINER",
+            "SYSTEM_USER",
+            "SET USER",
+            "SHOW_ROUTINE",
+        ] {
+            assert!(definer.contains(needed), "{needed}: {definer}");
+        }
+        for code in [1418, 1419] {
+            let binlog = refusal_hint(code).unwrap();
+            assert!(
+                binlog.contains("log_bin_trust_function_creators = 1"),
+                "{binlog}"
+            );
+            assert!(binlog.contains("--disable-log-bin"), "{binlog}");
+        }
+        // Not refusals: a syntax error, a missing table.
+        assert_eq!(refusal_hint(1064), None);
+        assert_eq!(refusal_hint(1146), None);
+    }
 }

@@ -150,16 +150,15 @@ pub enum Error {
         reason: String,
     },
 
-    /// The server refused an operation for lack of privileges.
-    #[error(
-        "{action}: the server refused: {reason}; dbtest's user needs \
-         GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO <user> (and PROCESS, optionally, to name who holds a lock)"
-    )]
+    /// The server refused an operation for lack of privileges (or of a server setting).
+    #[error("{action}: the server refused: {reason}; {hint}")]
     Privileges {
         /// What was being done.
         action: String,
         /// The server's error.
         reason: String,
+        /// What to grant or set, chosen by the server's error number.
+        hint: &'static str,
     },
 
     /// No connection slot became free in time.

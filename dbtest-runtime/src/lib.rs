@@ -72,10 +72,13 @@ pub extern crate sqlx08 as sqlx;
 #[cfg(feature = "sqlx-0_9")]
 pub extern crate sqlx09 as sqlx;
 
+#[cfg(test)]
+mod catalog;
 mod clone;
 mod compat;
 mod config;
 mod db;
+mod dialect;
 mod error;
 mod lease;
 mod migrations;

@@ -21,7 +21,7 @@ use crate::naming::{self, ident, literal};
 use crate::registry;
 use crate::reset::{self, Outcome, Why};
 use crate::template::Template;
-use crate::{clone, say, slot, sweep};
+use crate::{clone, say, slot};
 
 /// Takes a clean database of `template` from the pool for `test_path`: its owner lock, then its
 /// registry row. Ends with it as the session's default database.
@@ -73,7 +73,7 @@ pub(crate) async fn give_back(
         say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
         return Ok(false);
     }
-    reset::prepare_session(owner, sweep::server_is_mariadb()).await?;
+    reset::prepare_session(owner, crate::dialect::server()).await?;
     let outcome = reset::reset(owner, name, &template.name, &template.script, reference).await?;
     match outcome {
         Outcome::Reset { restored } => {

@@ -19,6 +19,7 @@ use sqlx::{Column, Row};
 
 use crate::compat;
 use crate::db::text;
+use crate::dialect::Server;
 use crate::naming::{ident, literal};
 use crate::record;
 use crate::snapshot::{self, Script, DATA_MODE};
@@ -178,16 +179,13 @@ fn describe(key: &str) -> String {
 /// autocommit, no safe-updates, one time zone.
 pub(crate) async fn prepare_session(
     conn: &mut MySqlConnection,
-    mariadb: bool,
+    server: &Server,
 ) -> Result<(), sqlx::Error> {
-    let mut sql = format!(
+    let sql = format!(
         "SET SESSION sql_mode = '{DATA_MODE}', sql_quote_show_create = 1, foreign_key_checks = 0, \
-         autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295"
+         autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295{}",
+        server.state_session_settings()
     );
-    if !mariadb {
-        // MySQL 8 caches information_schema statistics for a day.
-        sql.push_str(", information_schema_stats_expiry = 0");
-    }
     compat::raw_sql(&sql).execute(conn).await.map(drop)
 }
 

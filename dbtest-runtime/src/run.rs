@@ -303,7 +303,7 @@ fn client_command(settings: &Settings, database: &str) -> String {
     let password = if settings.has_password { " -p" } else { "" };
     format!(
         "{} {target} -u {}{password} {database}",
-        sweep::client_name(),
+        crate::dialect::known().map_or("mysql", |s| s.client()),
         c.get_username()
     )
 }

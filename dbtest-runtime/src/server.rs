@@ -306,8 +306,14 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
             "--innodb-log-file-size=16M",
             "--skip-name-resolve",
             "--max-connections=300",
-        ])
-        .stdin(Stdio::null())
+            // Events run only when a test enables the scheduler (MySQL 8 starts it by default).
+            "--event-scheduler=OFF",
+        ]);
+    if !mariadb {
+        // MySQL 8's X Plugin listens on *:33060 (all interfaces, and a second instance collides).
+        cmd.arg("--mysqlx=OFF");
+    }
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         // Its own process group: it outlives this process, and signals to this one's group.
@@ -335,10 +341,11 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
                 .rev()
                 .collect();
             return Err(fail(format!(
-                "{} did not answer on {} within 30 s; its log ends:\n{}",
+                "{} did not answer on {} within 30 s; its log ends:\n{}{}",
                 bin.display(),
                 socket.display(),
-                tail.join("\n")
+                tail.join("\n"),
+                confinement(&bin, &log, apparmor_present()).unwrap_or_default()
             )));
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -447,15 +454,44 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
         .output()
         .map_err(|e| fail(format!("cannot initialise a data directory: {e}")))?;
     if !out.status.success() {
-        return Err(fail(format!(
-            "initialising a data directory failed: {}{}",
+        let said = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(fail(format!(
+            "initialising a data directory failed: {said}{}",
+            confinement(bin, &said, apparmor_present()).unwrap_or_default()
         )));
     }
     let _ = fs::remove_dir_all(&scratch);
     fs::rename(&tmp, cache)
         .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
+}
+
+/// Whether the kernel runs AppArmor.
+fn apparmor_present() -> bool {
+    Path::new("/sys/kernel/security/apparmor").exists()
+}
+
+/// What to do when `bin` was refused its files by a confinement profile: Ubuntu's AppArmor
+/// profile for `/usr/sbin/mysqld` lets it use its own directories only (`/var/lib/mysql`, …),
+/// not a data directory on `/dev/shm` or in `$TMPDIR`. `said` is what it logged.
+fn confinement(bin: &Path, said: &str, apparmor: bool) -> Option<String> {
+    let denied = ["Permission denied", "errno: 13", "Errcode: 13", "error 13"]
+        .iter()
+        .any(|m| said.contains(m));
+    let mysqld = bin.file_name().is_some_and(|n| n == "mysqld");
+    (denied && mysqld && apparmor).then(|| {
+        format!(
+            "\n{} was refused access to its files, most likely by AppArmor (its profile, \
+             /etc/apparmor.d/usr.sbin.mysqld, allows it its own directories only): point DBTEST_SERVER_DIR \
+             at a directory the profile allows, run `aa-complain {}` on a machine of your own, use \
+             mariadbd (DBTEST_MYSQLD), or set DBTEST_DATABASE_URL to a running server",
+            bin.display(),
+            bin.display()
+        )
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -554,4 +590,36 @@ pub fn stop(base: &Path) -> Result<bool, Error> {
 /// Writes `text` to stderr (the one line a first start prints).
 pub(crate) fn announce(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_by_apparmor_says_what_to_do() {
+        let log = "[ERROR] [MY-010187] [Server] Could not open file '/dev/shm/dbtest-0/instance/error.log' \
+                   for error logging: Permission denied";
+        let said = confinement(Path::new("/usr/sbin/mysqld"), log, true).unwrap();
+        assert!(
+            said.contains("AppArmor")
+                && said.contains("DBTEST_SERVER_DIR")
+                && said.contains("mariadbd"),
+            "{said}"
+        );
+        // Not mysqld, no AppArmor, or no refusal: nothing to add.
+        assert_eq!(
+            confinement(Path::new("/usr/sbin/mariadbd"), log, true),
+            None
+        );
+        assert_eq!(confinement(Path::new("/usr/sbin/mysqld"), log, false), None);
+        assert_eq!(
+            confinement(
+                Path::new("/usr/sbin/mysqld"),
+                "[ERROR] Can't start server: Bind on TCP/IP port",
+                true
+            ),
+            None
+        );
+    }
 }

@@ -16,7 +16,7 @@ use crate::naming;
 /// Opens the owner connection of a new test and takes a connection slot on it. Waiting (bounded
 /// by `DBTEST_SLOT_TIMEOUT`) holds no connection.
 pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
-    let server_max = crate::sweep::server_max_connections();
+    let server_max = crate::dialect::known().map_or(151, |s| s.max_connections);
     let (budget, slots) = settings.slots(server_max);
     // Try every slot in one query, from a different start each time: `CASE` stops at the first
     // lock it gets.

@@ -631,10 +631,7 @@ async fn read_tables(
             }),
         }
     }
-    let insert_history = sqlx::query("SELECT @@SESSION.system_versioning_insert_history")
-        .fetch_one(&mut *conn)
-        .await
-        .is_ok();
+    let insert_history = crate::dialect::server().can_insert_history();
 
     let has_rows = tables_with_rows(conn, qualifier, &tables).await?;
     for (name, versioned) in tables {

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::db::{self, text};
 use crate::error::{Error, Result};
 use crate::naming::{self, literal};
-use crate::registry;
+use crate::{dialect, registry};
 
 /// Creates the registry once per process; every test awaits it (its error is every test's).
 pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
@@ -31,43 +31,25 @@ pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
                     "creating the registry `dbtest_registry`",
                 ))
             });
-            if let Ok(row) = sqlx::query("SELECT VERSION(), @@max_connections")
-                .fetch_one(&mut conn)
-                .await
-            {
-                let version = text(&row, 0).ok().flatten().unwrap_or_default();
-                let _ = SERVER_IS_MARIADB.set(version.contains("MariaDB"));
-                if let Ok(Some(max)) = row.try_get_unchecked::<Option<u64>, _>(1) {
-                    let _ = SERVER_MAX_CONNECTIONS.set(max.min(u64::from(u32::MAX)) as u32);
+            let identified = match made {
+                Ok(()) => dialect::Server::read(&mut conn).await.map_err(|reason| {
+                    Arc::new(Error::Server {
+                        action: "identifying the server (MySQL or MariaDB, and its version)".into(),
+                        reason,
+                    })
+                }),
+                Err(e) => Err(e),
+            };
+            let made = identified.map(|server| {
+                if let Some(line) = dialect::set(server).too_old() {
+                    eprintln!("{line}");
                 }
-            }
+            });
             db::close(conn).await;
             made
         })
         .await
         .clone()
-}
-
-static SERVER_IS_MARIADB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-static SERVER_MAX_CONNECTIONS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
-/// The server's `max_connections` (151, MySQL's and MariaDB's default, if it could not be read).
-pub(crate) fn server_max_connections() -> u32 {
-    SERVER_MAX_CONNECTIONS.get().copied().unwrap_or(151)
-}
-
-/// Whether the server is MariaDB (assumed until `prepare` has asked).
-pub(crate) fn server_is_mariadb() -> bool {
-    SERVER_IS_MARIADB.get().copied().unwrap_or(true)
-}
-
-/// The command-line client that fits the server: `mariadb` or `mysql`.
-pub(crate) fn client_name() -> &'static str {
-    if SERVER_IS_MARIADB.get().copied().unwrap_or(true) {
-        "mariadb"
-    } else {
-        "mysql"
-    }
 }
 
 /// Runs the sweep once per process; problems are printed, never fail a test.

@@ -27,7 +27,7 @@ use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
 use crate::registry::{self, Kind};
 use crate::snapshot::{self, Script, MARKER_TABLE};
-use crate::{clone, reset, say, sweep};
+use crate::{clone, reset, say};
 
 /// A ready template, the script that clones it, and what resetting a clone needs.
 #[derive(Debug)]
@@ -314,6 +314,13 @@ async fn build_steps(
         )
     })?;
     set.run(lock_conn, name).await?;
+    disable_events(lock_conn, name).await.map_err(|e| {
+        db::refused_or(
+            e,
+            "disabling the template's events",
+            failed(name, "disabling its events"),
+        )
+    })?;
 
     // The template is read on a fresh connection: whatever session state the migrations left
     // behind (sql_mode, foreign_key_checks, …) must not change how it is read.
@@ -321,6 +328,31 @@ async fn build_steps(
     let marked = read_and_mark(settings, &mut conn, name, set).await;
     db::close(conn).await;
     marked
+}
+
+/// Disables every event of template `name`, so that neither it nor any clone runs one: an event
+/// that ran in a test database would change its rows under the test (and its reset would never
+/// settle), whenever the server's `event_scheduler` is on (MySQL 8's default; MariaDB's is off).
+/// Their definitions are otherwise copied as they are; a test that wants one to run enables it
+/// (`ALTER EVENT … ENABLE`), which is a change of schema: its database is dropped afterwards.
+async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND STATUS <> 'DISABLED' \
+         ORDER BY EVENT_NAME",
+    )
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await?;
+    for event in events {
+        compat::raw_sql(&format!(
+            "ALTER EVENT {}.{} DISABLE",
+            ident(name),
+            ident(&event)
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Reads the template's clone script, makes two clones to learn the reference state of a fresh
@@ -369,7 +401,7 @@ async fn reference_state(
     template: &Template,
     clones: &[String; 2],
 ) -> Result<Result<reset::State, String>> {
-    reset::prepare_session(conn, sweep::server_is_mariadb())
+    reset::prepare_session(conn, crate::dialect::server())
         .await
         .map_err(failed(&template.name, "preparing to read its clones"))?;
     let mut states = Vec::new();
