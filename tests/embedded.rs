@@ -29,6 +29,31 @@ async fn member_on_embedded(pool: MySqlPool) {
     println!("EMBEDDED_PORT={port}");
 }
 
+/// What `DBTEST_EMBEDDED_DO` says: `lower` the server's `wait_timeout` to 1 s (for sessions that
+/// start later; the server is the calling test's own), or `hold` its database for 3 s (idle) and
+/// write into it then.
+#[db_test(migrations = "tests/simple/migrations")]
+#[ignore = "started by the tests in this file"]
+async fn member_on_embedded_does(pool: MySqlPool) {
+    match std::env::var("DBTEST_EMBEDDED_DO").as_deref() {
+        Ok("lower") => {
+            sqlx::query("SET GLOBAL wait_timeout = 1")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Ok("hold") => {
+            println!("HOLDING");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            sqlx::query("INSERT INTO notes (body) VALUES ('still mine')")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        other => panic!("DBTEST_EMBEDDED_DO={other:?}"),
+    }
+}
+
 /// A server directory of this test's own, removed (server stopped first) when dropped.
 struct Dir(PathBuf);
 
@@ -45,14 +70,25 @@ impl Dir {
     }
 
     fn member(&self, idle: &str) -> Command {
+        self.command("member_on_embedded", idle)
+    }
+
+    /// Runs test `member` of this file on this directory's server.
+    fn command(&self, member: &str, idle: &str) -> Command {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "member_on_embedded", "--ignored", "--nocapture"])
+        cmd.args(["--exact", member, "--ignored", "--nocapture"])
             .env_remove("DBTEST_DATABASE_URL")
             .env_remove("DATABASE_URL")
             .env("DBTEST_SERVER_DIR", &self.0)
             .env("DBTEST_SERVER_IDLE", idle)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn does(&self, what: &str) -> Command {
+        let mut cmd = self.command("member_on_embedded_does", "60");
+        cmd.env("DBTEST_EMBEDDED_DO", what);
         cmd
     }
 
@@ -173,5 +209,31 @@ fn the_server_stops_after_the_idle_period_and_its_directory_goes() {
     assert!(
         dir.0.join("cache").is_dir(),
         "the initialised data directory stays cached"
+    );
+}
+
+/// A test whose database sits idle for longer than the server's `wait_timeout` keeps it: its owner
+/// session (whose lock is its claim on the database) is not ended by the server, so a sweep with
+/// no grace period running meanwhile leaves the database alone. On an embedded server of its own,
+/// whose `wait_timeout` it may lower.
+#[test]
+fn a_test_idle_past_the_servers_wait_timeout_keeps_its_database() {
+    let dir = Dir::new();
+    let lowered = dir.does("lower").output().unwrap();
+    assert!(lowered.status.success(), "{}", text(&lowered));
+    let holder = dir.does("hold").spawn().unwrap();
+    // Past the 1 s wait_timeout of the holder's idle owner session, a sweep with no grace.
+    std::thread::sleep(Duration::from_millis(2000));
+    let sweep = dir
+        .member("60")
+        .env("DBTEST_SWEEP_GRACE", "0")
+        .output()
+        .unwrap();
+    let held = holder.wait_with_output().unwrap();
+    assert!(
+        text(&held).contains("HOLDING") && held.status.success(),
+        "the test that held its database failed:\n{}\n--- the sweep:\n{}",
+        text(&held),
+        text(&sweep)
     );
 }

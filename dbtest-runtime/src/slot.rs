@@ -40,8 +40,12 @@ pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
             .await
             .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
         if got.is_some() {
+            // The owner session sits idle while the test body runs, and its locks are the test's
+            // claim on its database: a server's `wait_timeout` must not end it under a long test
+            // (a sweep would then take the database for an orphan). 31536000 s is the most both
+            // servers accept.
             compat::raw_sql(&format!(
-                "SET SESSION lock_wait_timeout = {}",
+                "SET SESSION lock_wait_timeout = {}, wait_timeout = 31536000",
                 settings.ddl_timeout.as_secs().max(1)
             ))
             .execute(&mut conn)

@@ -246,7 +246,10 @@ async fn sweep_on(conn: &mut MySqlConnection, settings: &Settings, mode: Mode) -
     for (entry, why) in plan(&all, settings, mode) {
         // Each drop happens only if the database's own lock can be taken now, and its row still
         // says what the plan read.
-        if !drop_registered(conn, entry).await.map_err(fail)? {
+        if !drop_registered(conn, entry, why, settings, mode)
+            .await
+            .map_err(fail)?
+        {
             continue;
         }
         match why {
@@ -344,10 +347,16 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
     out
 }
 
-/// Drops registered database `planned` (and its row) under its own lock, if its row still says
-/// what the plan read; false if someone holds the lock (a live owner, a build, another sweep) or
-/// the row changed.
-async fn drop_registered(conn: &mut MySqlConnection, planned: &Entry) -> Result<bool, sqlx::Error> {
+/// Drops registered database `planned` (and its row) under its own lock, if what the registry
+/// says now, read under that lock, still plans it for `why`; false if someone holds the lock (a
+/// live owner, a build, a process looking at its template, another sweep) or the plan changed.
+async fn drop_registered(
+    conn: &mut MySqlConnection,
+    planned: &Entry,
+    why: Why,
+    settings: &Settings,
+    mode: Mode,
+) -> Result<bool, sqlx::Error> {
     let name = planned.name.as_str();
     assert!(
         naming::is_generated(name),
@@ -361,19 +370,69 @@ async fn drop_registered(conn: &mut MySqlConnection, planned: &Entry) -> Result<
     if got != Some(1) {
         return Ok(false);
     }
-    let dropped = match entries_where(conn, Some(name)).await {
-        Ok(now)
-            if now
-                .first()
-                .is_some_and(|now| still_as_planned(planned, now)) =>
-        {
-            registry::drop_database(conn, name).await.map(|()| true)
+    let dropped = match reread(conn, planned, why).await {
+        Ok(mut now) => {
+            // Its lock is ours now: its owner is gone, whatever the row says.
+            for e in now.iter_mut().filter(|e| e.name == name) {
+                e.owner_gone = true;
+            }
+            if still_planned(planned, why, &now, settings, mode) {
+                registry::drop_database(conn, name).await.map(|()| true)
+            } else {
+                Ok(false)
+            }
         }
-        Ok(_) => Ok(false),
         Err(e) => Err(e),
     };
     db::release_lock(conn, name).await?;
     dropped
+}
+
+/// What `still_planned` needs to decide again on `planned`: its own row, with its template's for a
+/// pool database, or every row for a template (whether a live test database uses it).
+async fn reread(
+    conn: &mut MySqlConnection,
+    planned: &Entry,
+    why: Why,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    match why {
+        Why::Template => entries(conn).await,
+        Why::Pooled => {
+            let mut rows = entries_where(conn, Some(&planned.name)).await?;
+            rows.extend(entries_where(conn, Some(&planned.template)).await?);
+            Ok(rows)
+        }
+        _ => entries_where(conn, Some(&planned.name)).await,
+    }
+}
+
+/// Whether `planned`, planned for `why`, is planned so again from `now` (rows read under its
+/// lock, see `reread`). A pool database goes with its template only once the template is gone.
+fn still_planned(
+    planned: &Entry,
+    why: Why,
+    now: &[Entry],
+    settings: &Settings,
+    mode: Mode,
+) -> bool {
+    let Some(row) = now.iter().find(|e| e.name == planned.name) else {
+        return false;
+    };
+    if !still_as_planned(planned, row) {
+        return false;
+    }
+    match why {
+        Why::Template => plan(now, settings, mode)
+            .iter()
+            .any(|(e, w)| e.name == planned.name && *w == Why::Template),
+        Why::Pooled => {
+            mode == Mode::All
+                || !now
+                    .iter()
+                    .any(|e| e.kind == "template" && e.name == row.template && e.exists)
+        }
+        _ => true,
+    }
 }
 
 /// Whether `now` (read under the database's lock, so no owner can change it) is in the state
@@ -624,5 +683,73 @@ mod tests {
             !still_as_planned(&built, &entry(TPL_A, "template")),
             "finished meanwhile"
         );
+    }
+
+    #[test]
+    fn a_template_or_pool_is_dropped_only_if_the_rows_read_under_its_lock_still_say_so() {
+        let s = settings();
+        let old = Entry {
+            unused_s: Some(30 * 86_400),
+            ..entry(TPL_A, "template")
+        };
+        assert!(still_planned(
+            &old,
+            Why::Template,
+            std::slice::from_ref(&old),
+            &s,
+            Mode::Expired
+        ));
+        // A process recorded its use meanwhile.
+        let used = Entry {
+            unused_s: Some(0),
+            ..old.clone()
+        };
+        assert!(!still_planned(
+            &old,
+            Why::Template,
+            &[used],
+            &s,
+            Mode::Expired
+        ));
+        // A test database cloned from it is live now.
+        let live = Entry {
+            owner_gone: false,
+            ..entry(&test_db("aaaaaaaa", 1), "test")
+        };
+        assert!(!still_planned(
+            &old,
+            Why::Template,
+            &[old.clone(), live],
+            &s,
+            Mode::Expired
+        ));
+        // A pool database of a template that was not dropped after all stays.
+        let pooled = Entry {
+            ready_s: Some(5),
+            ..entry(&test_db("aaaaaaaa", 2), "test")
+        };
+        assert!(!still_planned(
+            &pooled,
+            Why::Pooled,
+            &[pooled.clone(), old.clone()],
+            &s,
+            Mode::Expired
+        ));
+        assert!(still_planned(
+            &pooled,
+            Why::Pooled,
+            std::slice::from_ref(&pooled),
+            &s,
+            Mode::Expired
+        ));
+        assert!(still_planned(
+            &pooled,
+            Why::Pooled,
+            &[pooled.clone(), old],
+            &s,
+            Mode::All
+        ));
+        // Gone meanwhile (another sweep): nothing to do.
+        assert!(!still_planned(&pooled, Why::Pooled, &[], &s, Mode::Expired));
     }
 }

@@ -2,12 +2,10 @@
 //! its marker says so, and looked up once per process (a failed build is cached too).
 //!
 //! ```text
-//! probe marker ──ready──▶ done (one query; the warm path)
-//!      │ not ready
-//!      ▼
-//! GET_LOCK(template, DBTEST_LOCK_TIMEOUT) on one pinned connection
-//!      ├─ probe again (another process may have built it meanwhile)
-//!      └─ DROP half-built leftovers, CREATE, migrate, read the clone script,
+//! GET_LOCK(template, DBTEST_LOCK_TIMEOUT) on one pinned connection (a sweep drops a template
+//!      │                                  only under it)
+//!      ├─ probe the marker ──ready──▶ record the use, done (the warm path)
+//!      └─ not ready: DROP half-built leftovers, CREATE, migrate, read the clone script,
 //!         make two clones and read their state (the reference a reset must reproduce),
 //!         write the marker (last), put the clones in the warm pool, RELEASE_LOCK
 //! ```
@@ -93,12 +91,8 @@ pub(crate) async fn ensure(
 async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
     let name = naming::template_name(&set.key);
     let mut conn = db::connect(settings, None).await?;
-    if let Some(t) = probe(&mut conn, &name, &set.key).await? {
-        // For template GC: this template is in use.
-        let _ = registry::touch(&mut conn, &name).await;
-        db::close(conn).await;
-        return Ok(t);
-    }
+    // Ready or not, it is looked at under the template lock: a sweep drops an unused template
+    // only under that lock, so one found ready here stays until its use is recorded.
     db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
     let session: Option<u64> = sqlx::query_scalar("SELECT CONNECTION_ID()")
         .fetch_one(&mut conn)
@@ -106,7 +100,11 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
         .ok();
     let built = tokio::time::timeout(settings.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
-            Some(t) => Ok(t),
+            Some(t) => {
+                // For template GC: this template is in use.
+                let _ = registry::touch(&mut conn, &name).await;
+                Ok(t)
+            }
             None => build(settings, &mut conn, &name, set).await,
         }
     })
