@@ -190,22 +190,7 @@ async fn registry_state(db: &str) -> (bool, bool) {
 /// process of its own): `sweep_kept` retires every kept database on the server. The lock lives
 /// as long as the connection returned.
 fn keeping() -> (tokio::runtime::Runtime, sqlx::MySqlConnection) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut conn = rt.block_on(admin());
-    let got: Option<i64> = rt
-        .block_on(
-            sqlx::query_scalar("SELECT GET_LOCK('dbtest_tests_keeping', 120)").fetch_one(&mut conn),
-        )
-        .unwrap();
-    assert_eq!(
-        got,
-        Some(1),
-        "the keeping tests wait for each other at most 120 s"
-    );
-    (rt, conn)
+    dbtest_tests::serial("dbtest_tests_keeping")
 }
 
 /// Drops a kept database the way the sweep would once it is past DBTEST_KEEP_MAX: by running a

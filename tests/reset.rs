@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_database, announced_database, client_command, fingerprint, migrator_from_env,
-    only_database_like, run_id, sql, text,
+    only_database_like, run_id, serial, sql, text, SWEEPS,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
@@ -740,6 +740,7 @@ fn a_database_going_back_to_the_pool_is_never_swept() {
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
+    let _serial = serial(SWEEPS);
     let dir = private_migrations();
     let (first, _) = run_member(&dir, "read only", "reset", "never", &[]).unwrap();
     let template = template_of(&rt, &mut conn, &first);

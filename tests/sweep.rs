@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_database, announced_database, drop_template, migrator_from_env,
-    only_database_like, run_id,
+    only_database_like, run_id, serial, SWEEPS,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{MySqlConnection, MySqlPool};
@@ -178,6 +178,7 @@ impl Server {
 
 #[test]
 fn a_test_killed_mid_test_leaves_an_orphan_the_next_run_removes() {
+    let _serial = serial(SWEEPS);
     let mut server = Server::new();
     let mut victim = member("member_holds", &[]);
     let db = announced(&mut victim);
@@ -204,6 +205,7 @@ fn a_test_killed_mid_test_leaves_an_orphan_the_next_run_removes() {
 
 #[test]
 fn a_running_test_is_never_swept_by_another_run() {
+    let _serial = serial(SWEEPS);
     let mut server = Server::new();
     let mut live = member("member_holds", &[(HOLD_ENV, "4")]);
     let db = announced(&mut live);
@@ -225,6 +227,7 @@ fn a_running_test_is_never_swept_by_another_run() {
 
 #[test]
 fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
+    let _serial = serial(SWEEPS);
     let mut server = Server::new();
     let id = run_id();
     let dir = std::env::temp_dir().join(format!("dbtest-sweep-{id}"));
@@ -304,6 +307,7 @@ fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
 
 #[test]
 fn a_template_unused_for_its_ttl_is_dropped_and_a_used_one_kept() {
+    let _serial = serial(SWEEPS);
     let mut server = Server::new();
     let id = run_id();
     let dir = std::env::temp_dir().join(format!("dbtest-sweep-gc-{id}"));
@@ -347,7 +351,16 @@ fn a_template_unused_for_its_ttl_is_dropped_and_a_used_one_kept() {
         )
         .unwrap();
     let report = sweep(&[]);
-    let gone = !server.exists(&template) && !server.registered(&template);
+    // Any test process starting meanwhile sweeps too, and may hold the template's lock, about to
+    // drop it, when this sweep tries: gone soon after, either way.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut gone = false;
+    while !gone && Instant::now() < deadline {
+        gone = !server.exists(&template) && !server.registered(&template);
+        if !gone {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     if !gone {
         server
             .rt

@@ -25,8 +25,9 @@ pub(crate) enum Flavor {
 pub(crate) struct Server {
     pub flavor: Flavor,
     /// Major, minor, patch (a patch that is not a number, as in Aurora's `8.0.mysql_aurora.3.05`,
-    /// is 0).
+    /// is 0, and `patch_known` is false).
     pub version: (u32, u32, u32),
+    pub patch_known: bool,
     /// `VERSION()` as the server said it, for messages.
     pub version_text: String,
     /// `@@max_connections`.
@@ -53,18 +54,19 @@ impl Server {
             _ => version,
         };
         let mut parts = numbers.split(['.', '-', '+', '_']);
-        let mut number = |required: bool| -> Result<u32, String> {
+        let mut number = || -> Option<u32> {
             let part = parts.next().unwrap_or("");
             let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-            match digits.parse() {
-                Ok(n) => Ok(n),
-                Err(_) if !required => Ok(0),
-                Err(_) => Err(format!(
-                    "cannot tell which server this is: VERSION() = {version:?} does not start with a version number"
-                )),
-            }
+            digits.parse().ok()
         };
-        let version_numbers = (number(true)?, number(true)?, number(false)?);
+        let unknown = || {
+            format!(
+                "cannot tell which server this is: VERSION() = {version:?} does not start with a version number"
+            )
+        };
+        let major = number().ok_or_else(unknown)?;
+        let minor = number().ok_or_else(unknown)?;
+        let patch = number();
         let flavor = if mariadb {
             Flavor::MariaDb
         } else {
@@ -72,7 +74,8 @@ impl Server {
         };
         Ok(Server {
             flavor,
-            version: version_numbers,
+            version: (major, minor, patch.unwrap_or(0)),
+            patch_known: patch.is_some(),
             version_text: version.to_owned(),
             max_connections,
         })
@@ -106,7 +109,13 @@ impl Server {
             Flavor::MariaDb => (OLDEST_MARIADB, "MariaDB 10.6"),
             Flavor::MySql => (OLDEST_MYSQL, "MySQL 8.0.16"),
         };
-        (self.version < oldest).then(|| {
+        // A patch level that is not a number (Aurora's `8.0.mysql_aurora.3.05.2`) is not judged.
+        let (major, minor, _) = self.version;
+        let old = match self.patch_known {
+            true => self.version < oldest,
+            false => (major, minor) < (oldest.0, oldest.1),
+        };
+        old.then(|| {
             format!(
                 "dbtest: the server is {} ({}); dbtest is built for {name} and later, and may fail on it",
                 self.version_text,
@@ -227,6 +236,15 @@ mod tests {
         assert!(old.too_old().unwrap().contains("MariaDB 10.6 and later"));
         let old = Server::identify("8.0.15", "MySQL Community Server - GPL", 151).unwrap();
         assert!(old.too_old().unwrap().contains("MySQL 8.0.16 and later"));
+        let aurora =
+            Server::identify("8.0.mysql_aurora.3.05.2", "Source distribution", 151).unwrap();
+        assert_eq!(
+            aurora.too_old(),
+            None,
+            "Aurora 3 says no patch level: not judged"
+        );
+        let old = Server::identify("5.7.mysql_aurora.2.11.2", "", 151).unwrap();
+        assert!(old.too_old().is_some());
         for new in ["10.6.0-MariaDB", "8.0.16", "8.4.0", "11.8.1-MariaDB"] {
             assert_eq!(
                 Server::identify(new, "", 151).unwrap().too_old(),

@@ -690,8 +690,9 @@ pub(crate) async fn reset(
                 )));
             }
         }
-        // MySQL 8.0.19+ shows them only to XA_RECOVER_ADMIN: say once what is not checked.
-        Err(e) if db::server_code(&e).and_then(db::refusal_hint).is_some() => say::once(
+        // MySQL 8.0.19+ shows them only to XA_RECOVER_ADMIN, and refuses others with
+        // ER_XAER_RMERR (1401) before naming the privilege (1227): say once what is not checked.
+        Err(e) if matches!(db::server_code(&e), Some(1401 | 1227)) => say::once(
             "xa recover refused",
             &format!(
                 "dbtest: the server refused XA RECOVER ({e}), so a test that leaves a prepared XA \
@@ -847,13 +848,25 @@ fn restore_sql(plan: &Plan, template: &str, script: &Script, want: &State) -> St
             .filter(|t| t.truncated())
             .map(|t| t.delete_sql()),
     );
-    if !tables.is_empty() {
+    // InnoDB rows in one transaction; the other engines' (MyISAM, Aria, MEMORY, MERGE) before
+    // it, on their own: they have no transactions, and MySQL with enforce_gtid_consistency refuses
+    // them in a transaction that wrote InnoDB rows (error 1785).
+    let (transactional, others): (Vec<_>, Vec<_>) = tables
+        .iter()
+        .partition(|t| engine_of(&t.create) == Some("InnoDB"));
+    let put_back = |sql: &mut Vec<String>, t: &snapshot::Table| {
+        if !t.truncated() {
+            sql.push(t.delete_sql());
+        }
+        sql.extend(t.copy_sql(template));
+    };
+    for t in others {
+        put_back(&mut sql, t);
+    }
+    if !transactional.is_empty() {
         sql.push("START TRANSACTION".into());
-        for t in &tables {
-            if !t.truncated() {
-                sql.push(t.delete_sql());
-            }
-            sql.extend(t.copy_sql(template));
+        for t in transactional {
+            put_back(&mut sql, t);
         }
         sql.push("COMMIT".into());
     }
@@ -980,6 +993,47 @@ mod tests {
         dropped.rows.remove("b");
         dropped.objects.remove("view v");
         assert!(plan(&dropped, &want, &script).is_err());
+    }
+
+    #[test]
+    fn rows_of_engines_without_transactions_are_put_back_outside_the_transaction() {
+        let table = |name: &str, engine: &str| snapshot::Table {
+            name: name.into(),
+            create: format!(
+                "CREATE TABLE `{name}` (\n  `id` int\n) ENGINE={engine} DEFAULT CHARSET=utf8mb4"
+            ),
+            has_rows: true,
+            columns: vec![snapshot::Column::new("id", "int")],
+            versioning: None,
+        };
+        let script = Script {
+            tables: vec![
+                table("inno", "InnoDB"),
+                table("my", "MyISAM"),
+                table("mem", "MEMORY"),
+            ],
+            ..Script::default()
+        };
+        let plan = Plan {
+            rows: ["inno", "my", "mem"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            ..Plan::default()
+        };
+        let sql = restore_sql(&plan, "dbtest_tpl_0123456789abcdef", &script, &state());
+        let at = |needle: &str| {
+            sql.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {sql}"))
+        };
+        let (start, commit) = (at("START TRANSACTION"), at("COMMIT"));
+        assert!(
+            start < at("DELETE FROM `inno`") && at("DELETE FROM `inno`") < commit,
+            "{sql}"
+        );
+        for other in ["DELETE FROM `my`", "DELETE FROM `mem`"] {
+            assert!(at(other) < start, "{other} before the transaction: {sql}");
+        }
     }
 
     #[test]

@@ -375,3 +375,31 @@ fn url_password() -> Option<String> {
     }
     Some(String::from_utf8_lossy(&out).into_owned())
 }
+
+/// Makes the tests that take `lock` wait for each other, across processes too (nextest runs each
+/// test in a process of its own): a server advisory lock, held as long as the connection returned
+/// lives. At most 120 s of waiting.
+pub fn serial(lock: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt.block_on(admin());
+    let got: Option<i64> = rt
+        .block_on(
+            sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
+                .bind(lock)
+                .fetch_one(&mut conn),
+        )
+        .unwrap();
+    assert_eq!(
+        got,
+        Some(1),
+        "the tests holding `{lock}` wait for each other at most 120 s"
+    );
+    (rt, conn)
+}
+
+/// The lock of the tests that sweep with no grace period, or look at what a sweep did: a sweep
+/// of one of them may hold a database's lock, about to drop it, while another looks.
+pub const SWEEPS: &str = "dbtest_tests_sweeps";
