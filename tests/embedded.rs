@@ -237,3 +237,118 @@ fn a_test_idle_past_the_servers_wait_timeout_keeps_its_database() {
         text(&sweep)
     );
 }
+
+/// The embedded server lets in nobody but the user who runs the tests: root has a password made
+/// for this server alone, kept in a file only that user reads; no account logs in without one;
+/// files are read and written in a directory of the server's own only. Shown by playing a second
+/// local user (`nobody`, through `setpriv`), so it needs root (CI runs as root).
+#[test]
+fn the_embedded_server_lets_in_nobody_else() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        eprintln!("skipped: playing a second local user needs root");
+        return;
+    }
+    let dir = Dir::new();
+    let out = dir.member("60").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let state = dir.state().expect("a state file");
+    let password = server::password(&dir.0).expect("a password file");
+    let mode = std::fs::metadata(dir.0.join("password"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "only the user running the tests reads the password"
+    );
+    assert!(
+        !text(&out).contains(&password),
+        "the password is never printed"
+    );
+    let socket = state.socket.display().to_string();
+    let port = state.port.to_string();
+    let client = ["mariadb", "mysql"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("a client (mariadb or mysql)");
+    let run = |as_nobody: bool, args: &[&str], pw: Option<&str>, sql: &str| -> Output {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", client]);
+            c
+        } else {
+            Command::new(client)
+        };
+        cmd.arg("--no-defaults")
+            .args(args)
+            .args(["-N", "-B", "-e", sql]);
+        cmd.env_remove("MYSQL_PWD");
+        if let Some(pw) = pw {
+            cmd.env("MYSQL_PWD", pw);
+        }
+        cmd.output().unwrap()
+    };
+    let ways: [&[&str]; 4] = [
+        &["-S", &socket, "-u", "root"],
+        &[
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "root",
+            "--protocol=TCP",
+        ],
+        &["-S", &socket, "-u", "mysql"],
+        // No user: the client's OS user, which only an anonymous account would let in.
+        &["-S", &socket],
+    ];
+    for args in ways {
+        let got = run(true, args, None, "SELECT CURRENT_USER()");
+        assert!(
+            !got.status.success(),
+            "another local user got in with {args:?}: {}",
+            text(&got)
+        );
+    }
+    // Not even the tests' own user, without the password.
+    let got = run(false, &["-S", &socket, "-u", "root"], None, "SELECT 1");
+    assert!(!got.status.success(), "root got in without the password");
+
+    // With it: in, and the server reads and writes files only in a directory of its own.
+    let got = run(
+        false,
+        &["-S", &socket, "-u", "root"],
+        Some(&password),
+        "SELECT @@secure_file_priv, @@local_infile",
+    );
+    assert!(got.status.success(), "{}", text(&got));
+    let said = String::from_utf8_lossy(&got.stdout).into_owned();
+    let files = dir.0.join("instance").join("files");
+    assert!(
+        said.starts_with(&files.display().to_string()) && said.trim_end().ends_with('0'),
+        "secure_file_priv is {files:?} and local_infile off: {said}"
+    );
+    // Accounts that could log in: root@localhost only (system accounts are locked).
+    let got = run(
+        false,
+        &["-S", &socket, "-u", "root"],
+        Some(&password),
+        "SELECT CONCAT(User, '@', Host) FROM mysql.user \
+         WHERE User NOT IN ('mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'PUBLIC') \
+         ORDER BY 1",
+    );
+    assert!(got.status.success(), "{}", text(&got));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim(),
+        "root@localhost"
+    );
+}

@@ -179,15 +179,26 @@ impl Settings {
                 if initialised { ", data directory initialised" } else { "" },
             ));
         }
+        let password =
+            crate::server::password(&crate::server::base_dir()).ok_or_else(|| Error::Server {
+                action: "connecting to the embedded server".into(),
+                reason: format!(
+                    "its password file {}/password is missing or unreadable",
+                    crate::server::base_dir().display()
+                ),
+            })?;
         let connect = MySqlConnectOptions::new()
             .socket(&server.socket)
             .username("root")
+            .password(&password)
             .disable_statement_logging();
         let mut settings =
             Settings::with_server(env, "DBTEST_DATABASE_URL", "mysql://root@localhost".into())?;
         settings.url_redacted = format!("the embedded server (socket {})", server.socket.display());
         settings.tcp = ("127.0.0.1".into(), server.port);
         settings.connect = connect;
+        // The ready-to-paste client command asks for it (it is in the password file).
+        settings.has_password = true;
         Ok(settings)
     }
 

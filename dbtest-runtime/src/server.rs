@@ -12,6 +12,7 @@
 //!   start.lock    exclusive while a process starts or stops the server
 //!   users.lock    shared by every process using the server
 //!   state         "<pid> <port> <socket>" of the running server
+//!   password      root's password on the running server (0600: for the user running the tests)
 //!   cache/<ver>/  an initialised data directory, per server version, kept
 //!   instance/     the running server's data directory, socket and log; removed at shutdown
 //! ```
@@ -62,7 +63,8 @@ pub struct Running {
     pub pid: u32,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
-    /// Its unix socket (dbtest connects through it, as `root`, no password).
+    /// Its unix socket (dbtest connects through it, as `root`, with the password of
+    /// [`password`]).
     pub socket: PathBuf,
     /// How long getting it took in this process (start, or finding the running one).
     pub took: Duration,
@@ -121,7 +123,8 @@ pub(crate) fn ensure(idle: Duration) -> Result<Running, Error> {
         let _ = USER.set(users);
     }
 
-    if let Some(mut running) = read_state(&base).filter(alive) {
+    // A server started without a password (by an older dbtest) is replaced.
+    if let Some(mut running) = read_state(&base).filter(|r| alive(r) && password(&base).is_some()) {
         running.took = started_at.elapsed();
         return Ok(running);
     }
@@ -157,6 +160,91 @@ pub fn read_state(base: &Path) -> Option<Running> {
         took: Duration::ZERO,
         started: None,
     })
+}
+
+/// Root's password on the embedded server in `base`: made anew for each server it starts, kept
+/// in `base/password` (mode 0600, so only the user running the tests reads it), never printed.
+///
+/// ```no_run
+/// use dbtest_runtime::server;
+///
+/// let can_connect = server::password(&server::base_dir()).is_some();
+/// ```
+pub fn password(base: &Path) -> Option<String> {
+    let text = fs::read_to_string(base.join("password")).ok()?;
+    let pw = text.trim();
+    (pw.len() == 32 && pw.bytes().all(|b| b.is_ascii_hexdigit())).then(|| pw.to_owned())
+}
+
+/// 128 random bits from the kernel, as 32 hex digits.
+fn new_password() -> Result<String, Error> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| fail(format!("cannot read /dev/urandom for a password: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `text` to `path` as a new file of mode `mode`, never through a link: through a
+/// temporary file made with `O_CREAT | O_EXCL` (which follows no link) and renamed over `path`
+/// (which replaces a link, never what it points to).
+fn write_private(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let _ = fs::remove_file(&tmp);
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|()| fs::rename(&tmp, path));
+    written.map_err(|e| fail(format!("cannot write {}: {e}", path.display())))
+}
+
+/// What the server runs before it takes its first connection: root gets `password`, and every
+/// other account that could log in (anonymous ones, root from other hosts, MariaDB's `mysql`
+/// account for the OS user of that name) is dropped.
+fn init_sql(password: &str) -> String {
+    let mut sql = format!("ALTER USER 'root'@'localhost' IDENTIFIED BY '{password}';\n");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let mut others = vec![
+        ("", "localhost"),
+        ("", "%"),
+        ("root", "127.0.0.1"),
+        ("root", "::1"),
+        ("root", "%"),
+        ("mysql", "localhost"),
+    ];
+    if !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        others.push(("", host.as_str()));
+        others.push(("root", host.as_str()));
+    }
+    for (user, host) in others {
+        sql.push_str(&format!("DROP USER IF EXISTS '{user}'@'{host}';\n"));
+    }
+    sql
+}
+
+/// Whether a server on `socket` takes connections: it sends its greeting (the protocol's first
+/// packet) within a second.
+fn greets(socket: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).is_ok()
 }
 
 /// Whether the server's process exists and its socket answers.
@@ -268,6 +356,17 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     // A temporary directory of its own: servers sharing one remove each other's temporary files.
     fs::create_dir_all(instance.join("tmp"))
         .map_err(|e| fail(format!("cannot create a tmpdir: {e}")))?;
+    // The only directory LOAD DATA INFILE and SELECT … INTO OUTFILE may use.
+    fs::create_dir_all(instance.join("files")).map_err(|e| {
+        fail(format!(
+            "cannot create a directory for secure_file_priv: {e}"
+        ))
+    })?;
+    set_mode(&instance.join("files"), 0o700);
+    // Root's password, set before the server takes its first connection (its init file).
+    let password = new_password()?;
+    let init = instance.join("init.sql");
+    write_private(&init, &init_sql(&password), 0o600)?;
     if let Some(user) = &run_as {
         // The server drops to this user: it must reach and own its directory.
         set_mode(base, 0o711);
@@ -297,6 +396,12 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
             instance.join("error.log").display()
         ))
         .arg(format!("--tmpdir={}", instance.join("tmp").display()))
+        .arg(format!("--init-file={}", init.display()))
+        .arg(format!(
+            "--secure-file-priv={}",
+            instance.join("files").display()
+        ))
+        .arg("--local-infile=0")
         // Test tuning: nothing here has to survive a crash.
         .args([
             "--innodb-flush-log-at-trx-commit=0",
@@ -329,7 +434,9 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
         started: Some(initialised_now),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !alive(&running) {
+    // Greeted, not only listening: the server runs its init file (root's password) between
+    // creating its socket and taking connections, and the file may go only after that.
+    while !greets(&running.socket) {
         if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
             let log = fs::read_to_string(instance.join("error.log")).unwrap_or_default();
             let tail: Vec<&str> = log
@@ -350,14 +457,14 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let state = base.join("state");
-    let tmp = base.join("state.tmp");
-    fs::write(
-        &tmp,
-        format!("{} {} {}\n", running.pid, port, socket.display()),
-    )
-    .and_then(|()| fs::rename(&tmp, &state))
-    .map_err(|e| fail(format!("cannot write {}: {e}", state.display())))?;
+    // The init file holds the password: gone once the server has read it.
+    let _ = fs::remove_file(&init);
+    write_private(&base.join("password"), &format!("{password}\n"), 0o600)?;
+    write_private(
+        &base.join("state"),
+        &format!("{} {} {}\n", running.pid, port, socket.display()),
+        0o644,
+    )?;
     watchdog(base, running.pid, idle)?;
     Ok(running)
 }
@@ -536,7 +643,7 @@ while sleep 1; do
     flock -x start.lock sh -c 'flock -n -x users.lock true || exit 1
       kill -TERM {pid}; i=0
       while [ -d /proc/{pid} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
-      rm -rf instance state' && exit 0
+      rm -rf instance state password' && exit 0
     quiet=0
   fi
 done"#
@@ -584,6 +691,7 @@ pub fn stop(base: &Path) -> Result<bool, Error> {
     }
     let _ = fs::remove_dir_all(base.join("instance"));
     let _ = fs::remove_file(base.join("state"));
+    let _ = fs::remove_file(base.join("password"));
     Ok(true)
 }
 

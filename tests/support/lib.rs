@@ -344,13 +344,15 @@ pub fn client_command(programs: &[&str]) -> std::process::Command {
             .arg("--protocol=tcp"),
     };
     cmd.arg(format!("--user={}", options.get_username()));
-    if let Some(password) = url_password() {
+    let embedded = || dbtest_runtime::server::password(&dbtest_runtime::server::base_dir());
+    if let Some(password) = url_password().or_else(embedded) {
         cmd.env("MYSQL_PWD", password);
     }
     cmd
 }
 
-/// The password in the configured URL, percent-decoded (none for the embedded server).
+/// The password in the configured URL, percent-decoded (none when no URL is set: the embedded
+/// server's is in its password file).
 fn url_password() -> Option<String> {
     let url = std::env::var("DBTEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
