@@ -52,6 +52,16 @@ pub fn test_db_name(template: &str, test_path: &str) -> String {
     name
 }
 
+/// Whether `name` is a test database name of template `template` (as [`test_db_name`] makes
+/// them): the registry is a table others may write, so a name read from it is checked before it
+/// is used.
+pub fn is_test_db_of(name: &str, template: &str) -> bool {
+    let digest = template.rsplit('_').next().unwrap_or_default();
+    is_generated(name)
+        && is_generated(template)
+        && name.starts_with(&format!("{PREFIX}db_{}_", &digest[..8.min(digest.len())]))
+}
+
 /// The advisory lock of connection slot `i`.
 pub fn slot_lock(i: u32) -> String {
     format!("{PREFIX}slot_{i}")
@@ -121,6 +131,18 @@ mod tests {
     use super::*;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_test_database_belongs_to_its_template_only() {
+        let template = template_name(KEY);
+        let other = template_name(&"f".repeat(64));
+        let db = test_db_name(&template, "");
+        assert!(is_test_db_of(&db, &template));
+        assert!(!is_test_db_of(&db, &other));
+        for forged in ["shop", "dbtest_registry", "dbtest_db_01234567", &template] {
+            assert!(!is_test_db_of(forged, &template), "{forged}");
+        }
+    }
 
     #[test]
     fn template_names_are_short_and_recognised() {

@@ -30,7 +30,13 @@ pub(crate) async fn claim(
     template: &Template,
     test_path: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    let candidates = registry::ready_candidates(owner, &template.name, 8).await?;
+    // Only names of this template's databases: a row of the registry (a table every account
+    // with the grant on `dbtest\_%` may write) naming another database is never used.
+    let candidates: Vec<String> = registry::ready_candidates(owner, &template.name, 8)
+        .await?
+        .into_iter()
+        .filter(|n| naming::is_test_db_of(n, &template.name))
+        .collect();
     if candidates.is_empty() {
         return Ok(None);
     }

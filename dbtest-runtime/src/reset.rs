@@ -661,6 +661,12 @@ pub(crate) async fn reset(
     script: &Script,
     want: &State,
 ) -> Result<Outcome, sqlx::Error> {
+    // Only a database of dbtest's is put back (and only one is ever claimed, see `pool::claim`).
+    if !crate::naming::is_test_db_of(db, template) {
+        return Err(sqlx::Error::Protocol(format!(
+            "dbtest: refusing to reset `{db}`: not a test database of `{template}`"
+        )));
+    }
     // Another session still on the database (a connection the test opened itself and left
     // open) could write after the reset: not provably clean. The test's pool has just closed, and
     // the server may take a moment to end those sessions: wait for them, briefly.
