@@ -352,3 +352,81 @@ fn the_embedded_server_lets_in_nobody_else() {
         "root@localhost"
     );
 }
+
+/// Whether this process runs as root (needed to play a second local user).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0)
+}
+
+/// A server directory made first by someone else, one that others may write, or a link planted
+/// in its place, is refused with an error that names it and says what to do: whoever can write
+/// there can plant links and a state file. The other user is `nobody`, through `setpriv`.
+#[test]
+fn a_server_directory_that_others_control_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: playing a second local user needs root");
+        return;
+    }
+    let planted = Dir::new();
+    let nobody = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "mkdir",
+            "-m",
+            "0777",
+        ])
+        .arg(&planted.0)
+        .status()
+        .unwrap();
+    assert!(nobody.success(), "nobody made {}", planted.0.display());
+    let open = Dir::new();
+    std::fs::create_dir(&open.0).unwrap();
+    std::fs::set_permissions(&open.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let link = Dir::new();
+    std::os::unix::fs::symlink(std::env::temp_dir(), &link.0).unwrap();
+
+    for (dir, why) in [
+        (&planted, "belongs to uid 65534"),
+        (&open, "is writable by others (mode 777)"),
+        (&link, "is a symbolic link"),
+    ] {
+        let out = dir.member("60").output().unwrap();
+        let said = text(&out);
+        assert!(!out.status.success(), "used {}: {said}", dir.0.display());
+        assert!(
+            said.contains(&dir.0.display().to_string())
+                && said.contains(why)
+                && said.contains("DBTEST_SERVER_DIR"),
+            "{said}"
+        );
+    }
+    // (Dropping `link` removes the link, not what it points to.)
+    let _ = std::fs::remove_file(&link.0);
+}
+
+/// A state file left behind (a crash) whose pid is now another process's is never signalled: the
+/// process is proven to be the server first (its data directory, its user).
+#[test]
+fn a_stale_state_never_kills_a_process_that_is_not_our_server() {
+    let dir = Dir::new();
+    std::fs::create_dir(&dir.0).unwrap();
+    let mut bystander = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(
+        dir.0.join("state"),
+        format!(
+            "{} 1 {}\n",
+            bystander.id(),
+            dir.0.join("gone.sock").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.member("60").output().unwrap();
+    let still_there = bystander.try_wait().unwrap().is_none();
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(still_there, "the process of a stale state was killed");
+}

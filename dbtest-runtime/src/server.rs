@@ -91,7 +91,7 @@ pub fn base_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DBTEST_SERVER_DIR") {
         return PathBuf::from(dir);
     }
-    let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let uid = euid().unwrap_or(u32::MAX);
     let shm = Path::new("/dev/shm");
     let parent = if shm.is_dir() {
         shm.to_path_buf()
@@ -106,8 +106,7 @@ pub fn base_dir() -> PathBuf {
 pub(crate) fn ensure(idle: Duration) -> Result<Running, Error> {
     let started_at = Instant::now();
     let base = base_dir();
-    fs::create_dir_all(&base)
-        .map_err(|e| fail(format!("cannot create {}: {e}", base.display())))?;
+    private_dir(&base)?;
     let start_lock = lock_file(&base.join("start.lock"))?;
     start_lock
         .lock()
@@ -160,6 +159,86 @@ pub fn read_state(base: &Path) -> Option<Running> {
         took: Duration::ZERO,
         started: None,
     })
+}
+
+/// The effective uid of this process: the owner of `/proc/self`, else of a file it creates.
+fn euid() -> Result<u32, Error> {
+    if let Ok(m) = fs::metadata("/proc/self") {
+        return Ok(m.uid());
+    }
+    let probe = std::env::temp_dir().join(format!("dbtest-uid-{}", std::process::id()));
+    let made = File::create(&probe)
+        .and_then(|f| f.metadata())
+        .map(|m| m.uid());
+    let _ = fs::remove_file(&probe);
+    made.map_err(|e| {
+        fail(format!(
+            "cannot tell this process's user (no /proc/self, no temporary file: {e})"
+        ))
+    })
+}
+
+/// Makes sure `base` is a directory of this user's that nobody else may write: created (mode
+/// 0700) if missing; refused if it is a link, someone else's, or writable by group or others —
+/// whoever could write there could plant links or a state file of their choosing.
+fn private_dir(base: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    if fs::symlink_metadata(base).is_err() {
+        if let Some(parent) = base.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        // Another process may make it at the same moment: checked below either way.
+        let _ = fs::DirBuilder::new().mode(0o700).create(base);
+    }
+    let meta = fs::symlink_metadata(base)
+        .map_err(|e| fail(format!("cannot create {}: {e}", base.display())))?;
+    let me = euid()?;
+    let why = if meta.file_type().is_symlink() {
+        Some("is a symbolic link".to_owned())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_owned())
+    } else if meta.uid() != me {
+        Some(format!(
+            "belongs to uid {}, not to this user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "is writable by others (mode {:o})",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(fail(format!(
+            "the embedded server's directory {} {why}: dbtest uses only a directory of its user's that \
+             nobody else may write. Remove it, or point DBTEST_SERVER_DIR at a directory of your own",
+            base.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Whether process `pid` is the embedded server of `base`: a server started on its data
+/// directory, run by this user or by the user the server runs as (`instance/data`'s owner).
+fn is_our_server(pid: u32, base: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let datadir = format!("--datadir={}", base.join("instance").join("data").display());
+    let ours = cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == datadir.as_bytes());
+    let owner = fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok();
+    let allowed = [
+        euid().ok(),
+        fs::metadata(base.join("instance").join("data"))
+            .map(|m| m.uid())
+            .ok(),
+    ];
+    ours && owner.is_some() && allowed.contains(&owner)
 }
 
 /// Root's password on the embedded server in `base`: made anew for each server it starts, kept
@@ -328,15 +407,16 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
         })
         .collect();
     let mariadb = version.contains("MariaDB");
-    let run_as = if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0 {
+    let run_as = if euid()? == 0 {
         Some(unprivileged_user()?)
     } else {
         None
     };
 
-    // A replaced server: end what is left of it.
+    // A replaced server: end what is left of it (if it is ours: the pid of a stale state may be
+    // anyone's process by now).
     if let Some(old) = read_state(base) {
-        if Path::new(&format!("/proc/{}", old.pid)).exists() {
+        if is_our_server(old.pid, base) {
             let _ = Command::new("kill")
                 .args(["-9", &old.pid.to_string()])
                 .status();
@@ -601,23 +681,28 @@ fn confinement(bin: &Path, said: &str, apparmor: bool) -> Option<String> {
     })
 }
 
+/// Copies the tree `from` to `to`: directories and regular files only (a link, which a data
+/// directory never holds, is skipped: copying through one would copy what it points to).
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             copy_dir(&entry.path(), &target)?;
-        } else {
+        } else if kind.is_file() {
             fs::copy(entry.path(), &target)?;
         }
     }
     Ok(())
 }
 
+/// Gives the tree at `path` to `uid`:`gid`, links themselves and never what they point to.
 fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
-    if let Ok(entries) = fs::read_dir(path) {
+    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    if let (true, Ok(entries)) = (is_dir, fs::read_dir(path)) {
         for e in entries.flatten() {
             chown_tree(&e.path(), uid, gid);
         }
@@ -673,6 +758,10 @@ done"#
 /// # Ok::<(), dbtest_runtime::Error>(())
 /// ```
 pub fn stop(base: &Path) -> Result<bool, Error> {
+    if fs::symlink_metadata(base).is_err() {
+        return Ok(false);
+    }
+    private_dir(base)?;
     let lock = lock_file(&base.join("start.lock"))?;
     lock.lock()
         .map_err(|e| fail(format!("cannot lock start.lock: {e}")))?;
@@ -680,7 +769,7 @@ pub fn stop(base: &Path) -> Result<bool, Error> {
         return Ok(false);
     };
     let proc_dir = PathBuf::from(format!("/proc/{}", r.pid));
-    if proc_dir.exists() {
+    if is_our_server(r.pid, base) {
         let _ = Command::new("kill")
             .args(["-TERM", &r.pid.to_string()])
             .status();
