@@ -190,8 +190,53 @@ pub mod admin {
     ///     Ok(row.try_get(0)?)
     /// }
     /// ```
-    pub fn connect_options() -> Result<sqlx::mysql::MySqlConnectOptions, Error> {
-        Ok(settings()?.connect.clone())
+    pub fn connect_options() -> Result<ServerOptions, Error> {
+        Ok(ServerOptions(settings()?.connect.clone()))
+    }
+
+    /// sqlx's connection options for the tests' server, whose `Debug` shows no password (sqlx's
+    /// own does). Use them through `Deref` (`.connect()`, `.get_host()`, …), or take them
+    /// with [`ServerOptions::into_inner`].
+    ///
+    /// ```no_run
+    /// let options = dbtest_runtime::admin::connect_options()?;
+    /// println!("{options:?}"); // user, host, port, socket, database; password: ***
+    /// let sqlx_options = options.into_inner();
+    /// # Ok::<(), dbtest_runtime::Error>(())
+    /// ```
+    #[derive(Clone)]
+    pub struct ServerOptions(sqlx::mysql::MySqlConnectOptions);
+
+    impl ServerOptions {
+        #[cfg(test)]
+        pub(crate) fn from_options(options: sqlx::mysql::MySqlConnectOptions) -> Self {
+            ServerOptions(options)
+        }
+
+        /// The options themselves (their `Debug` shows the password).
+        pub fn into_inner(self) -> sqlx::mysql::MySqlConnectOptions {
+            self.0
+        }
+    }
+
+    impl std::ops::Deref for ServerOptions {
+        type Target = sqlx::mysql::MySqlConnectOptions;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
+    }
+
+    impl std::fmt::Debug for ServerOptions {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("ServerOptions")
+                .field("username", &self.0.get_username())
+                .field("host", &self.0.get_host())
+                .field("port", &self.0.get_port())
+                .field("socket", &self.0.get_socket())
+                .field("database", &self.0.get_database())
+                .field("password", &"***")
+                .finish()
+        }
     }
 
     /// The TCP address of that server (for the embedded server, its loopback port): what to give

@@ -344,8 +344,14 @@ pub fn client_command(programs: &[&str]) -> std::process::Command {
             .arg("--protocol=tcp"),
     };
     cmd.arg(format!("--user={}", options.get_username()));
-    let embedded = || dbtest_runtime::server::password(&dbtest_runtime::server::base_dir());
-    if let Some(password) = url_password().or_else(embedded) {
+    let url_set = ["DBTEST_DATABASE_URL", "DATABASE_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let password = match url_set {
+        true => url_password(),
+        false => dbtest_runtime::server::password(&dbtest_runtime::server::base_dir()),
+    };
+    if let Some(password) = password {
         cmd.env("MYSQL_PWD", password);
     }
     cmd
