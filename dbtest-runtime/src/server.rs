@@ -108,17 +108,13 @@ pub(crate) fn ensure(idle: Duration) -> Result<Running, Error> {
     let base = base_dir();
     private_dir(&base)?;
     let start_lock = lock_file(&base.join("start.lock"))?;
-    start_lock
-        .lock()
-        .map_err(|e| fail(format!("cannot lock {}/start.lock: {e}", base.display())))?;
+    lock_within(&start_lock, &base.join("start.lock"), false, START_BOUND)?;
 
     // A user from now until this process ends: the watchdog never stops a server in use.
     static USER: OnceLock<File> = OnceLock::new();
     if USER.get().is_none() {
         let users = lock_file(&base.join("users.lock"))?;
-        users
-            .lock_shared()
-            .map_err(|e| fail(format!("cannot lock {}/users.lock: {e}", base.display())))?;
+        lock_within(&users, &base.join("users.lock"), true, START_BOUND)?;
         let _ = USER.set(users);
     }
 
@@ -131,6 +127,40 @@ pub(crate) fn ensure(idle: Duration) -> Result<Running, Error> {
     running.took = started_at.elapsed();
     drop(start_lock);
     Ok(running)
+}
+
+/// The longest wait for another process starting or stopping the server (its lock files), and
+/// for a data directory's initialisation.
+const START_BOUND: Duration = Duration::from_secs(120);
+
+/// Takes the lock of `file` (at `path`), shared or exclusive, waiting at most `bound`: a process
+/// that holds it longer is stuck (or another user's, in a directory that is not ours).
+fn lock_within(file: &File, path: &Path, shared: bool, bound: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + bound;
+    loop {
+        let tried = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match tried {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(fail(format!(
+                    "waited {bound:?} for the lock on {}: another process starting or stopping the embedded \
+                     server holds it; if none does, stop what holds it (fuser {}) or remove the directory",
+                    path.display(),
+                    path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
 }
 
 fn lock_file(path: &Path) -> Result<File, Error> {
@@ -637,15 +667,9 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
     if let Some(user) = run_as {
         cmd.arg(format!("--user={}", user.name));
     }
-    let out = cmd
-        .output()
+    let (ok, said) = run_within(&mut cmd, &tmp.join("initialise.log"), START_BOUND)
         .map_err(|e| fail(format!("cannot initialise a data directory: {e}")))?;
-    if !out.status.success() {
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    if !ok {
         return Err(fail(format!(
             "initialising a data directory failed: {said}{}",
             confinement(bin, &said, apparmor_present()).unwrap_or_default()
@@ -654,6 +678,41 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
     let _ = fs::remove_dir_all(&scratch);
     fs::rename(&tmp, cache)
         .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
+}
+
+/// Runs `cmd` (output into `log`), in a process group of its own, at most for `bound`: past it,
+/// the whole group is killed (an initialisation script's own children too). Whether it succeeded,
+/// and what it said.
+fn run_within(cmd: &mut Command, log: &Path, bound: Duration) -> std::io::Result<(bool, String)> {
+    let out = File::create(log)?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()?;
+    let deadline = Instant::now() + bound;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let said = fs::read_to_string(log).unwrap_or_default();
+    Ok(match status {
+        Some(status) => (status.success(), said),
+        None => (
+            false,
+            format!("it did not finish within {bound:?}; it said: {said}"),
+        ),
+    })
 }
 
 /// Whether the kernel runs AppArmor.
@@ -763,8 +822,7 @@ pub fn stop(base: &Path) -> Result<bool, Error> {
     }
     private_dir(base)?;
     let lock = lock_file(&base.join("start.lock"))?;
-    lock.lock()
-        .map_err(|e| fail(format!("cannot lock start.lock: {e}")))?;
+    lock_within(&lock, &base.join("start.lock"), false, START_BOUND)?;
     let Some(r) = read_state(base) else {
         return Ok(false);
     };
@@ -818,5 +876,55 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_command_past_its_bound_is_killed_with_its_children() {
+        let dir = std::env::temp_dir().join(format!("dbtest-run-within-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("grandchild");
+        // A script whose child outlives it unless its group is killed.
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let started = Instant::now();
+        let (ok, said) = run_within(
+            Command::new("sh").args(["-c", &script]),
+            &dir.join("log"),
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        assert!(!ok && said.contains("did not finish within"), "{said}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!marker.exists(), "the script's child lived on");
+        let (ok, said) = run_within(
+            Command::new("sh").args(["-c", "echo fine"]),
+            &dir.join("log"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert!(ok && said.contains("fine"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_held_elsewhere_is_waited_for_within_a_bound() {
+        let dir = std::env::temp_dir().join(format!("dbtest-lock-within-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("start.lock");
+        let held = lock_file(&path).unwrap();
+        held.lock().unwrap();
+        // Another open file description: flock locks do not stack across them.
+        let other = lock_file(&path).unwrap();
+        let started = Instant::now();
+        let err = lock_within(&other, &path, false, Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let said = err.to_string();
+        assert!(
+            said.contains("waited") && said.contains(&path.display().to_string()),
+            "{said}"
+        );
+        drop(held);
+        lock_within(&other, &path, true, Duration::from_secs(3)).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
