@@ -430,3 +430,58 @@ fn a_stale_state_never_kills_a_process_that_is_not_our_server() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(still_there, "the process of a stale state was killed");
 }
+
+/// Another session's `LOCK TABLES` on the registry does not hang a test: its lock waits end after
+/// `DBTEST_DDL_TIMEOUT`, and it fails saying what it waited for. On an embedded server of its own
+/// (a lock on a shared server's registry would hold every other test up).
+#[test]
+fn a_locked_registry_fails_a_test_within_its_bound() {
+    use sqlx::{Connection, Executor};
+    let dir = Dir::new();
+    let first = dir.member("60").output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let state = dir.state().expect("a state file");
+    let options = sqlx::mysql::MySqlConnectOptions::new()
+        .socket(&state.socket)
+        .username("root")
+        .password(&server::password(&dir.0).expect("a password file"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut holder = rt
+        .block_on(sqlx::MySqlConnection::connect_with(&options))
+        .unwrap();
+    rt.block_on(holder.execute(dbtest_tests::sql::raw_sql(
+        "LOCK TABLES dbtest_registry.databases WRITE",
+    )))
+    .unwrap();
+    let started = Instant::now();
+    let mut child = dir
+        .member("60")
+        .env("DBTEST_DDL_TIMEOUT", "2")
+        .env("DBTEST_LOCK_TIMEOUT", "2")
+        .spawn()
+        .unwrap();
+    let mut hung = false;
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            hung = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    rt.block_on(holder.execute(dbtest_tests::sql::raw_sql("UNLOCK TABLES")))
+        .unwrap();
+    assert!(!hung, "the test hung on the locked registry");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("registry") && said.contains("Lock wait timeout"),
+        "it says what it waited for: {said}"
+    );
+    assert!(took < Duration::from_secs(30), "ended after {took:?}");
+}

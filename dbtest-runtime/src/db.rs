@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::naming;
 
 /// Opens one connection, with `database` as its default database (or none), within the connect
-/// bound.
+/// bound. Its waits for table locks (another session's `LOCK TABLES` on the registry, a DDL on a
+/// table it reads) end after `DBTEST_DDL_TIMEOUT`, not after the server's default of a year.
 pub(crate) async fn connect(
     settings: &Settings,
     database: Option<&str>,
@@ -22,7 +23,12 @@ pub(crate) async fn connect(
         None => settings.connect.clone(),
     };
     let reason = match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-        Ok(Ok(conn)) => return Ok(conn),
+        Ok(Ok(mut conn)) => {
+            set_lock_wait(&mut conn, settings.ddl_timeout)
+                .await
+                .map_err(|e| privileges_hint(e, "setting up a session"))?;
+            return Ok(conn);
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!(
             "no answer within {:?} (raise DBTEST_CONNECT_TIMEOUT, or check the server is up)",
@@ -33,6 +39,20 @@ pub(crate) async fn connect(
         url: settings.url_redacted.clone(),
         reason,
     })
+}
+
+/// Bounds the session's waits for table and metadata locks by `bound` (at least a second).
+pub(crate) async fn set_lock_wait(
+    conn: &mut MySqlConnection,
+    bound: Duration,
+) -> Result<(), sqlx::Error> {
+    crate::compat::raw_sql(&format!(
+        "SET SESSION lock_wait_timeout = {}",
+        bound.as_secs().max(1)
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Runs `fut`, failing with [`Error::Timeout`] after `bound`.

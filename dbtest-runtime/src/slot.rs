@@ -43,14 +43,11 @@ pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
             // The owner session sits idle while the test body runs, and its locks are the test's
             // claim on its database: a server's `wait_timeout` must not end it under a long test
             // (a sweep would then take the database for an orphan). 31536000 s is the most both
-            // servers accept.
-            compat::raw_sql(&format!(
-                "SET SESSION lock_wait_timeout = {}, wait_timeout = 31536000",
-                settings.ddl_timeout.as_secs().max(1)
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| db::privileges_hint(e, "setting up a test session"))?;
+            // servers accept. (Its lock waits are bounded by `db::connect`.)
+            compat::raw_sql("SET SESSION wait_timeout = 31536000")
+                .execute(&mut conn)
+                .await
+                .map_err(|e| db::privileges_hint(e, "setting up a test session"))?;
             return Ok(conn);
         }
         db::close(conn).await;

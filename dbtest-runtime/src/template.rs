@@ -91,6 +91,10 @@ pub(crate) async fn ensure(
 async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
     let name = naming::template_name(&set.key);
     let mut conn = db::connect(settings, None).await?;
+    // The migrations run on this session: their lock waits are the build's.
+    db::set_lock_wait(&mut conn, settings.build_timeout)
+        .await
+        .map_err(|e| db::privileges_hint(e, "setting up the template's session"))?;
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
     db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
