@@ -319,6 +319,36 @@ fn the_embedded_server_lets_in_nobody_else() {
             text(&got)
         );
     }
+    // Nor can it hold the lock files (and so stall every run), list the data directory, or
+    // touch the cached data directory later servers are copied from (this user's alone).
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for lock in ["start.lock", "users.lock"] {
+        let path = dir.0.join(lock).display().to_string();
+        let got = as_nobody(&["flock", "-n", &path, "true"]);
+        assert!(!got.status.success(), "another local user holds {lock}");
+    }
+    let data = dir.0.join("instance").join("data").display().to_string();
+    assert!(
+        !as_nobody(&["ls", &data]).status.success(),
+        "another local user lists {data}"
+    );
+    {
+        use std::os::unix::fs::MetadataExt;
+        for entry in std::fs::read_dir(dir.0.join("cache")).unwrap() {
+            let m = std::fs::symlink_metadata(entry.unwrap().path()).unwrap();
+            assert_eq!(
+                (m.uid(), m.mode() & 0o077),
+                (0, 0),
+                "the cache is root's alone"
+            );
+        }
+    }
     // Not even the tests' own user, without the password.
     let got = run(false, &["-S", &socket, "-u", "root"], None, "SELECT 1");
     assert!(!got.status.success(), "root got in without the password");

@@ -1,6 +1,8 @@
 //! What a neighbour on a shared server cannot make dbtest do. Each test plays the neighbour as a
-//! second server account holding only the README's grant on `dbtest\_%`, which it creates and
-//! drops itself.
+//! second server account, which it creates and drops itself, holding the part of the README's
+//! grant on `dbtest\_%` that the attack needs (here: the registry; a grant matching every dbtest
+//! database would change the state of other tests' databases running meanwhile, which their
+//! resets rightly refuse).
 
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
@@ -80,7 +82,7 @@ fn a_forged_registry_row_never_sends_a_test_into_another_database() {
         "CREATE DATABASE `{victim}`; CREATE TABLE `{victim}`.t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT); \
          INSERT INTO `{victim}`.t (note) VALUES ('precious'); \
          CREATE USER '{neighbour}'@'%' IDENTIFIED BY '{password}'; \
-         GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO '{neighbour}'@'%'"
+         GRANT ALL PRIVILEGES ON `dbtest\\_registry`.* TO '{neighbour}'@'%'"
     ))))
     .unwrap();
     let me: String = rt
@@ -155,7 +157,7 @@ fn a_forged_registry_row_never_sends_a_test_into_another_database() {
     rt.block_on(drop_template(&mut conn, &template));
     let _ = std::fs::remove_dir_all(&dir);
 
-    forged.expect("the neighbour can write the registry (the grant the README asks for)");
+    forged.expect("the neighbour can write the registry (as the README's grant allows)");
     let next = next.unwrap();
     assert_ne!(next, victim, "the test was sent into `{victim}`");
     assert!(next.starts_with("dbtest_db_"), "{next}");

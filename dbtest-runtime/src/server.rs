@@ -163,13 +163,21 @@ fn lock_within(file: &File, path: &Path, shared: bool, bound: Duration) -> Resul
     }
 }
 
+/// Opens (or makes) lock file `path`, readable by this user only: flock needs no more than a
+/// read-only descriptor, so a file others could open, others could hold.
 fn lock_file(path: &Path) -> Result<File, Error> {
-    OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(path)
-        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))
+        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
+    // One an older dbtest made with the default mode.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+    Ok(file)
 }
 
 /// The server of the state file in `base`, if any (it may have died since: see [`alive`]).
@@ -591,7 +599,9 @@ fn unprivileged_user() -> Result<User, Error> {
     let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
     let candidates: Vec<&str> = match &wanted {
         Some(w) => vec![w.as_str()],
-        None => vec!["mysql", "nobody"],
+        // Not `nobody`: whoever runs as the server's user can change its files, and `nobody` is
+        // everyone's.
+        None => vec!["mysql"],
     };
     for name in candidates {
         for line in passwd.lines() {
@@ -607,7 +617,11 @@ fn unprivileged_user() -> Result<User, Error> {
             }
         }
     }
-    Err(fail("running as root, and no unprivileged user (mysql, nobody) to run the server as; set DBTEST_MYSQLD_USER"))
+    Err(fail(
+        "running as root, and no `mysql` user to run the server as (mariadbd refuses root): create one \
+         (Debian's mariadb-server does), or name the server's own user in DBTEST_MYSQLD_USER — not a \
+         user others run things as, such as nobody: that user can change the server's files",
+    ))
 }
 
 /// Initialises a data directory into `cache/data` (through a temporary directory, so a half-made
@@ -676,15 +690,33 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
         )));
     }
     let _ = fs::remove_dir_all(&scratch);
+    // The cache is this user's alone: the server's user gets copies of it, never the cache, so
+    // nothing it plants there (a link, an account) reaches a later server.
+    if run_as.is_some() {
+        let (uid, gid) = own_ids()?;
+        chown_tree(&tmp, uid, gid);
+    }
     fs::rename(&tmp, cache)
         .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
+}
+
+/// This process's effective uid and (from `/proc/self`) gid.
+fn own_ids() -> Result<(u32, u32), Error> {
+    let gid = fs::metadata("/proc/self").map(|m| m.gid()).unwrap_or(0);
+    Ok((euid()?, gid))
 }
 
 /// Runs `cmd` (output into `log`), in a process group of its own, at most for `bound`: past it,
 /// the whole group is killed (an initialisation script's own children too). Whether it succeeded,
 /// and what it said.
 fn run_within(cmd: &mut Command, log: &Path, bound: Duration) -> std::io::Result<(bool, String)> {
-    let out = File::create(log)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(log)?;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
@@ -743,7 +775,17 @@ fn confinement(bin: &Path, said: &str, apparmor: bool) -> Option<String> {
 /// Copies the tree `from` to `to`: directories and regular files only (a link, which a data
 /// directory never holds, is skipped: copying through one would copy what it points to).
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(to)?;
+    use std::os::unix::fs::DirBuilderExt;
+    if !fs::symlink_metadata(from)?.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory (a link?)",
+            from.display()
+        )));
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
@@ -757,15 +799,18 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Gives the tree at `path` to `uid`:`gid`, links themselves and never what they point to.
+/// Gives the tree at `path` to `uid`:`gid`, links themselves and never what they point to,
+/// its directories mode 0700. Depth first: a directory changes hands only after everything in
+/// it, so no path this walks goes through a directory its new owner could already change.
 fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
     let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
     if let (true, Ok(entries)) = (is_dir, fs::read_dir(path)) {
         for e in entries.flatten() {
             chown_tree(&e.path(), uid, gid);
         }
+        set_mode(path, 0o700);
     }
+    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
 }
 
 fn set_mode(path: &Path, mode: u32) {
