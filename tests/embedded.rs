@@ -515,3 +515,32 @@ fn a_locked_registry_fails_a_test_within_its_bound() {
     );
     assert!(took < Duration::from_secs(30), "ended after {took:?}");
 }
+
+/// A cached data directory that is not this user's alone (an older dbtest left it to the
+/// server's user, or someone opened it up) may hold what another planted: it is made anew.
+#[test]
+fn a_cache_that_is_not_the_users_alone_is_made_anew() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new();
+    let first = dir.member("2").output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    server::stop(&dir.0).unwrap();
+    let cached = std::fs::read_dir(dir.0.join("cache"))
+        .unwrap()
+        .next()
+        .expect("a cached data directory")
+        .unwrap()
+        .path();
+    std::fs::write(cached.join("data").join("planted"), "x").unwrap();
+    std::fs::set_permissions(&cached, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let next = dir.member("2").output().unwrap();
+    assert!(next.status.success(), "{}", text(&next));
+    assert!(
+        text(&next).contains("data directory initialised"),
+        "made anew: {}",
+        text(&next)
+    );
+    assert!(!cached.join("data").join("planted").exists());
+    let mode = std::fs::metadata(&cached).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "and this user's alone again");
+}

@@ -465,6 +465,14 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     let _ = fs::remove_file(base.join("state"));
 
     let cache = base.join("cache").join(&key);
+    // A cache that is not this user's alone (an older dbtest left it to the server's user) may
+    // hold what that user planted: made anew.
+    let mine = euid()?;
+    let private = fs::symlink_metadata(&cache)
+        .is_ok_and(|m| m.is_dir() && m.uid() == mine && m.mode() & 0o077 == 0);
+    if !private {
+        let _ = fs::remove_dir_all(&cache);
+    }
     let initialised_now = !cache.join("data").is_dir();
     if initialised_now {
         initialise(&bin, mariadb, &cache, run_as.as_ref())?;
@@ -692,10 +700,8 @@ fn initialise(bin: &Path, mariadb: bool, cache: &Path, run_as: Option<&User>) ->
     let _ = fs::remove_dir_all(&scratch);
     // The cache is this user's alone: the server's user gets copies of it, never the cache, so
     // nothing it plants there (a link, an account) reaches a later server.
-    if run_as.is_some() {
-        let (uid, gid) = own_ids()?;
-        chown_tree(&tmp, uid, gid);
-    }
+    let (uid, gid) = own_ids()?;
+    chown_tree(&tmp, uid, gid);
     fs::rename(&tmp, cache)
         .map_err(|e| fail(format!("cannot keep the initialised data directory: {e}")))
 }
