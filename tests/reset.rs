@@ -475,6 +475,20 @@ fn drop_all_of(
     }
 }
 
+/// A role of the test's own, dropped when the test ends, however it ends.
+struct DroppedRole(String);
+
+impl std::ops::Drop for DroppedRole {
+    fn drop(&mut self) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut conn = rt.block_on(admin());
+        let _ = rt.block_on(conn.execute(sql::raw_sql(&format!("DROP ROLE IF EXISTS {}", self.0))));
+    }
+}
+
 #[test]
 fn every_database_back_in_the_pool_equals_a_fresh_clone() {
     assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
@@ -489,6 +503,7 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
     let name = format!("dbtest_reset_{}", run_id());
     rt.block_on(conn.execute(sql::raw_sql(&format!("CREATE ROLE {name}"))))
         .unwrap();
+    let _role = DroppedRole(name.clone());
     let query_text = |conn: &mut MySqlConnection, q: &str, db: &str| -> Option<String> {
         rt.block_on(sql::query(q).bind(db).fetch_optional(conn))
             .unwrap()
@@ -580,8 +595,6 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
 
     // Clean up: the fresh clone, this run's template and what is left of it in the pool.
     drop_all_of(&rt, &mut conn, &template, &[&fresh]);
-    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP ROLE {name}"))))
-        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(failures.is_empty(), "{}", failures.join("\n"));
