@@ -35,6 +35,10 @@ const LEFT_OPEN: &str = "connection left open";
 const NAME_ENV: &str = "DBTEST_RESET_NAME";
 /// The change of a test that writes into its template.
 const INTO_TEMPLATE: &str = "write into the template";
+/// The tests of this file wait for each other, across processes and runs: the matrix's prepared
+/// XA transaction makes every reset on the server drop its database while it exists (as it
+/// should), which the others would take for their own failure.
+const RESETS: &str = "dbtest_tests_resets";
 /// A file whose existence tells the `sweeper` to stop.
 const STOP_ENV: &str = "DBTEST_RESET_STOP";
 /// Tests that claim and give back while sweeps run.
@@ -491,6 +495,7 @@ impl std::ops::Drop for DroppedRole {
 
 #[test]
 fn every_database_back_in_the_pool_equals_a_fresh_clone() {
+    let _serial = serial(RESETS);
     assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
@@ -610,6 +615,7 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
 /// line, `dbtest list` shows it, and every database is dropped, none pooled.
 #[test]
 fn a_template_whose_clones_cannot_be_reset_says_so() {
+    let _serial = serial(RESETS);
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
@@ -685,6 +691,7 @@ fn a_template_whose_clones_cannot_be_reset_says_so() {
 /// template, and the database is dropped, not pooled.
 #[test]
 fn a_test_that_writes_into_its_template_is_found_out() {
+    let _serial = serial(RESETS);
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
@@ -750,6 +757,7 @@ fn sweeper() {
 /// go) in between. Seen in CI: a sweep dropped a pool database while this file's matrix dumped it.
 #[test]
 fn a_database_going_back_to_the_pool_is_never_swept() {
+    let _serial = serial(RESETS);
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
