@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use dbtest_runtime::db_test;
 use dbtest_tests::{
     admin, announce_database, announced_database, drop_template, migrator_from_env,
-    only_database_like, run_id, sql,
+    only_database_like, run_id, sql, url_for,
 };
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
@@ -88,31 +88,28 @@ fn a_forged_registry_row_never_sends_a_test_into_another_database() {
     let me: String = rt
         .block_on(sqlx::query_scalar("SELECT CURRENT_USER()").fetch_one(&mut conn))
         .unwrap();
-    // The pool of this template now holds nothing but the neighbour's row.
-    let pooled: Vec<String> = rt
-        .block_on(
-            sqlx::query_scalar(
-                "SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ?",
+    // Drops the test databases of this run's template (and their rows), but for `victim`'s row.
+    let drop_test_databases = |conn: &mut MySqlConnection| {
+        let names: Vec<String> = rt
+            .block_on(
+                sqlx::query_scalar(
+                    "SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ?",
+                )
+                .bind(&template)
+                .fetch_all(&mut *conn),
             )
-            .bind(&template)
-            .fetch_all(&mut conn),
-        )
-        .unwrap();
-    for db in &pooled {
-        assert!(db.starts_with("dbtest_db_"), "{db}");
-        rt.block_on(conn.execute(sql::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS `{db}`; DELETE FROM dbtest_registry.databases WHERE name = '{db}'"
-        ))))
-        .unwrap();
-    }
+            .unwrap();
+        for db in names.iter().filter(|db| db.starts_with("dbtest_db_")) {
+            rt.block_on(conn.execute(sql::raw_sql(&format!(
+                "DROP DATABASE IF EXISTS `{db}`; DELETE FROM dbtest_registry.databases WHERE name = '{db}'"
+            ))))
+            .unwrap();
+        }
+    };
+    // The pool of this template now holds nothing but the neighbour's row.
+    drop_test_databases(&mut conn);
     let forged = rt.block_on(async {
-        let (host, port) = dbtest_runtime::admin::tcp_address().unwrap();
-        let options = sqlx::mysql::MySqlConnectOptions::new()
-            .host(&host)
-            .port(port)
-            .username(&neighbour)
-            .password(&password);
-        let mut as_neighbour = MySqlConnection::connect_with(&options).await?;
+        let mut as_neighbour = MySqlConnection::connect(&url_for(&neighbour, &password)).await?;
         sqlx::query(
             "INSERT INTO dbtest_registry.databases (name, kind, template, ready_at, cloned_by) \
              VALUES (?, 'test', ?, CURRENT_TIMESTAMP(3), ?)",
@@ -136,19 +133,7 @@ fn a_forged_registry_row_never_sends_a_test_into_another_database() {
         .unwrap_or_default();
 
     // Clean up: the victim, the neighbour, the forged row, this run's template and its databases.
-    let left: Vec<String> = rt
-        .block_on(
-            sqlx::query_scalar(
-                "SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE template = ?",
-            )
-            .bind(&template)
-            .fetch_all(&mut conn),
-        )
-        .unwrap();
-    for db in left.iter().filter(|db| db.starts_with("dbtest_db_")) {
-        rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE IF EXISTS `{db}`"))))
-            .unwrap();
-    }
+    drop_test_databases(&mut conn);
     rt.block_on(conn.execute(sql::raw_sql(&format!(
         "DELETE FROM dbtest_registry.databases WHERE template = '{template}'; DROP DATABASE `{victim}`; \
          DROP USER '{neighbour}'@'%'"

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::mysql::MySqlConnection;
+use sqlx::Row;
 
 use crate::compat;
 use crate::config::Settings;
@@ -30,24 +31,23 @@ pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
             )
         })
         .collect();
-    let try_all = format!("SELECT CASE{arms} ELSE NULL END");
+    // The owner session sits idle while the test body runs, and its locks are the test's claim
+    // on its database: a server's `wait_timeout` must not end it under a long test (a sweep would
+    // then take the database for an orphan). 31536000 s is the most both servers accept. (Its
+    // lock waits are bounded by `db::connect`.) One request with the slot query.
+    let try_all = format!("SET SESSION wait_timeout = 31536000;\nSELECT CASE{arms} ELSE NULL END");
     let started = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
         let mut conn = db::connect(settings, None).await?;
-        let got: Option<i64> = compat::query_scalar(&try_all)
+        let row = compat::raw_sql(&try_all)
             .fetch_one(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
+        let got: Option<i64> = row
+            .try_get_unchecked(0)
+            .map_err(|e| db::privileges_hint(e, "taking a connection slot"))?;
         if got.is_some() {
-            // The owner session sits idle while the test body runs, and its locks are the test's
-            // claim on its database: a server's `wait_timeout` must not end it under a long test
-            // (a sweep would then take the database for an orphan). 31536000 s is the most both
-            // servers accept. (Its lock waits are bounded by `db::connect`.)
-            compat::raw_sql("SET SESSION wait_timeout = 31536000")
-                .execute(&mut conn)
-                .await
-                .map_err(|e| db::privileges_hint(e, "setting up a test session"))?;
             return Ok(conn);
         }
         db::close(conn).await;
