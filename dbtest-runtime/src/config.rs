@@ -179,14 +179,14 @@ impl Settings {
                 if initialised { ", data directory initialised" } else { "" },
             ));
         }
-        let password =
-            crate::server::password(&crate::server::base_dir()).ok_or_else(|| Error::Server {
-                action: "connecting to the embedded server".into(),
-                reason: format!(
-                    "its password file {}/password is missing or unreadable",
-                    crate::server::base_dir().display()
-                ),
-            })?;
+        let base = crate::server::base_dir();
+        let password = crate::server::password(&base).ok_or_else(|| Error::Server {
+            action: "connecting to the embedded server".into(),
+            reason: format!(
+                "its password file {}/password is missing or unreadable",
+                base.display()
+            ),
+        })?;
         let connect = MySqlConnectOptions::new()
             .socket(&server.socket)
             .username("root")
