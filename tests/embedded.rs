@@ -544,3 +544,30 @@ fn a_cache_that_is_not_the_users_alone_is_made_anew() {
     let mode = std::fs::metadata(&cached).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "and this user's alone again");
 }
+
+/// Only the cache of the server that starts is kept: another version's, left by an upgrade or
+/// another `DBTEST_MYSQLD`, is removed instead of staying in memory (`/dev/shm`) for good.
+#[test]
+fn only_the_cache_of_the_server_that_starts_is_kept() {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = Dir::new();
+    let old = dir.0.join("cache").join("10.0.0-MariaDB-old");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(old.join("data"))
+        .unwrap();
+    std::fs::write(old.join("data").join("ibdata1"), "old").unwrap();
+    let run = dir.member("2").output().unwrap();
+    server::stop(&dir.0).unwrap();
+    let caches: Vec<String> = std::fs::read_dir(dir.0.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        !old.exists(),
+        "another version's cache was kept: {caches:?}"
+    );
+    assert_eq!(caches.len(), 1, "{caches:?}");
+}

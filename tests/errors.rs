@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{admin, run_id, sql, url_for};
+use dbtest_tests::{run_id, sql, url_for};
 use sqlx::{Executor, MySqlPool};
 
 #[db_test(migrations = "tests/simple/migrations")]
@@ -107,11 +107,7 @@ fn a_failing_fixture_names_its_file() {
 
 #[test]
 fn a_user_without_privileges_is_told_the_grant_that_suffices() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut conn = rt.block_on(admin());
+    let (rt, mut conn) = dbtest_tests::blocking_admin();
     let id = run_id();
     let (user, password) = (
         format!("dbtest_np_{}", &id[id.len() - 8..]),

@@ -198,18 +198,19 @@ const DIR_ENV: &str = "DBTEST_FIDELITY_MIGRATIONS";
 static COPY: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
 #[db_test(migrator = "COPY")]
-#[ignore = "started by `a_template_built_by_another_user_clones_faithfully`"]
+#[ignore = "started by `each_account_clones_a_template_of_its_own_faithfully`"]
 async fn member_compares(pool: MySqlPool) {
     // First, so the parent can remove the template even when the comparison fails.
     announce_template_digest(&pool).await;
     assert_indistinguishable(&pool).await;
 }
 
-/// Objects are owned by whoever clones, as if their migrations had run: a template built by one
-/// user (here a temporary one) gives another user a clone whose triggers, routines, views and
-/// events are the second user's — including ones created under `ANSI_QUOTES`.
+/// Accounts do not share templates (each trusts only a ready marker it sealed itself): a second
+/// account (here a temporary one) running the same migrations builds a template of its own, and
+/// each gets faithful clones whose triggers, routines, views and events are its own — including
+/// ones created under `ANSI_QUOTES`.
 #[test]
-fn a_template_built_by_another_user_clones_faithfully() {
+fn each_account_clones_a_template_of_its_own_faithfully() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -257,13 +258,16 @@ fn a_template_built_by_another_user_clones_faithfully() {
             ),
         )
     };
-    // The other user builds the template (and compares its own clone); then this user clones it.
+    // The other user builds its template (and compares its own clone); then this user.
     let (built_ok, built_out) = member(Some(&other_url));
     let (cloned_ok, cloned_out) = member(None);
 
-    let digest = template_digest_in(&built_out);
+    let digests = [
+        template_digest_in(&built_out),
+        template_digest_in(&cloned_out),
+    ];
     rt.block_on(async {
-        if let Some(d) = &digest {
+        for d in digests.iter().flatten() {
             let template = only_database_like(&mut conn, &format!("dbtest\\_tpl\\_{d}")).await;
             drop_template(&mut conn, &template).await;
         }
@@ -276,7 +280,11 @@ fn a_template_built_by_another_user_clones_faithfully() {
     assert!(built_ok, "the other user's run failed:\n{built_out}");
     assert!(
         cloned_ok,
-        "cloning another user's template is not faithful:\n{cloned_out}"
+        "this user's clone is not faithful:\n{cloned_out}"
+    );
+    assert!(
+        digests[0].is_some() && digests[0] != digests[1],
+        "the two accounts share a template: {digests:?}"
     );
     assert!(!cloned_out.contains(&password) && !built_out.contains(&password));
 }

@@ -632,6 +632,7 @@ fn a_template_whose_clones_cannot_be_reset_says_so() {
         .execute(&mut conn),
     )
     .unwrap();
+    rt.block_on(dbtest_tests::reseal(&mut conn, &template));
     let pooled_before: i64 = rt
         .block_on(
             sql::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE template = ? AND ready_at IS NOT NULL")

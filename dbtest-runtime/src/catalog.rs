@@ -44,6 +44,7 @@ const KEYWORDS: &[&str] = &[
     "GROUP",
     "GROUP_CONCAT",
     "IN",
+    "INDEX",
     "IS",
     "IS_FREE_LOCK",
     "JOIN",

@@ -41,7 +41,16 @@ pub(crate) async fn clone_into(
                     db::refused_or(e, "creating a test database", |e| Error::Clone {
                         database: name.to_owned(),
                         template: template.to_owned(),
-                        reason: e.to_string(),
+                        reason: if db::server_code(&e) == Some(1176) {
+                            // `snapshot::NOT_A_VIEW` refused a view where a table was.
+                            format!(
+                                "a table of the template is a view now ({e}), which dbtest does not read: \
+                                 another account with the grant may have changed it; drop the template \
+                                 (`dbtest clean --all`) and the next run builds it again"
+                            )
+                        } else {
+                            e.to_string()
+                        },
                     })
                 })
         },

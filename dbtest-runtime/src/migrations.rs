@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Bumped whenever the template layout, the clone script or what a reset's state reads (and so the
 /// reference state stored in the marker) changes, so that templates built by another dbtest are
 /// never reused.
-pub(crate) const FORMAT_VERSION: u32 = 12;
+pub(crate) const FORMAT_VERSION: u32 = 13;
 
 /// Where a test's migrations come from, as written in the attribute.
 #[derive(Debug, Clone, Copy)]

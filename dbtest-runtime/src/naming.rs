@@ -13,7 +13,8 @@ pub const PREFIX: &str = "dbtest_";
 /// Longest database or lock name MySQL and MariaDB accept.
 pub const MAX_NAME: usize = 64;
 
-/// The template database of a migration set, from the hex digest of the set.
+/// The template database of a migration set, from a hex digest of the set (and of the account
+/// that uses it: see `template::account_key`).
 pub fn template_name(key_hex: &str) -> String {
     format!("{PREFIX}tpl_{}", &key_hex[..16])
 }

@@ -465,6 +465,15 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     let _ = fs::remove_file(base.join("state"));
 
     let cache = base.join("cache").join(&key);
+    // One cache: the server's that starts now. Another version's is left by an upgrade (or a
+    // DBTEST_MYSQLD pointing elsewhere) and would stay in memory, on /dev/shm, for good.
+    if let Ok(entries) = fs::read_dir(base.join("cache")) {
+        for entry in entries.flatten() {
+            if entry.file_name() != key.as_str() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
     // A cache that is not this user's alone (an older dbtest left it to the server's user) may
     // hold what that user planted: made anew.
     let mine = euid()?;
@@ -499,99 +508,114 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
         chown_tree(&instance, user.uid, user.gid);
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| fail(format!("no free loopback port: {e}")))?;
     let socket = instance.join("mysqld.sock");
-    let mut cmd = Command::new(&bin);
-    cmd.arg("--no-defaults");
-    if let Some(user) = &run_as {
-        cmd.arg(format!("--user={}", user.name));
-    }
-    cmd.arg(format!("--datadir={}", instance.join("data").display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--port={port}"))
-        .arg("--bind-address=127.0.0.1")
-        .arg(format!(
-            "--pid-file={}",
-            instance.join("mysqld.pid").display()
-        ))
-        .arg(format!(
-            "--log-error={}",
-            instance.join("error.log").display()
-        ))
-        .arg(format!("--tmpdir={}", instance.join("tmp").display()))
-        .arg(format!("--init-file={}", init.display()))
-        .arg(format!(
-            "--secure-file-priv={}",
-            instance.join("files").display()
-        ))
-        .arg("--local-infile=0")
-        // Test tuning: nothing here has to survive a crash.
-        .args([
-            "--innodb-flush-log-at-trx-commit=0",
-            "--innodb-doublewrite=0",
-            "--skip-log-bin",
-            "--innodb-buffer-pool-size=128M",
-            "--innodb-log-file-size=16M",
-            "--skip-name-resolve",
-            "--max-connections=300",
-            // Events run only when a test enables the scheduler (MySQL 8 starts it by default).
-            "--event-scheduler=OFF",
-        ]);
-    if !mariadb {
-        // MySQL 8's X Plugin listens on *:33060 (all interfaces, and a second instance collides).
-        cmd.arg("--mysqlx=OFF");
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group: it outlives this process, and signals to this one's group.
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
-    let running = Running {
-        pid: child.id(),
-        port,
-        socket: socket.clone(),
-        took: Duration::ZERO,
-        started: Some(initialised_now),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    // Greeted, not only listening: the server runs its init file (root's password) between
-    // creating its socket and taking connections, and the file may go only after that.
-    while !greets(&running.socket) {
-        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-            let log = fs::read_to_string(instance.join("error.log")).unwrap_or_default();
-            let tail: Vec<&str> = log
-                .lines()
-                .rev()
-                .take(8)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Err(fail(format!(
-                "{} did not answer on {} within 30 s; its log ends:\n{}{}",
-                bin.display(),
-                socket.display(),
-                tail.join("\n"),
-                confinement(&bin, &log, apparmor_present()).unwrap_or_default()
-            )));
+    // The port is free when chosen, but anyone may bind it before the server does: another port,
+    // a few times, when that is why the server stopped.
+    let mut attempt = 0;
+    let running = 'port: loop {
+        attempt += 1;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| fail(format!("no free loopback port: {e}")))?;
+        let _ = fs::remove_file(instance.join("error.log"));
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--no-defaults");
+        if let Some(user) = &run_as {
+            cmd.arg(format!("--user={}", user.name));
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        cmd.arg(format!("--datadir={}", instance.join("data").display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!(
+                "--pid-file={}",
+                instance.join("mysqld.pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                instance.join("error.log").display()
+            ))
+            .arg(format!("--tmpdir={}", instance.join("tmp").display()))
+            .arg(format!("--init-file={}", init.display()))
+            .arg(format!(
+                "--secure-file-priv={}",
+                instance.join("files").display()
+            ))
+            .arg("--local-infile=0")
+            // Test tuning: nothing here has to survive a crash.
+            .args([
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-doublewrite=0",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=128M",
+                "--innodb-log-file-size=16M",
+                "--skip-name-resolve",
+                "--max-connections=300",
+                // Events run only when a test enables the scheduler (MySQL 8 starts it by default).
+                "--event-scheduler=OFF",
+            ]);
+        if !mariadb {
+            // MySQL 8's X Plugin listens on *:33060 (all interfaces, and a second instance collides).
+            cmd.arg("--mysqlx=OFF");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: it outlives this process, and signals to this one's group.
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
+        let running = Running {
+            pid: child.id(),
+            port,
+            socket: socket.clone(),
+            took: Duration::ZERO,
+            started: Some(initialised_now),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Greeted, not only listening: the server runs its init file (root's password) between
+        // creating its socket and taking connections, and the file may go only after that.
+        while !greets(&running.socket) {
+            let exited = matches!(child.try_wait(), Ok(Some(_)));
+            if Instant::now() > deadline || exited {
+                let log = fs::read_to_string(instance.join("error.log")).unwrap_or_default();
+                if exited && attempt < 3 && port_taken(&log) {
+                    continue 'port;
+                }
+                let tail: Vec<&str> = log
+                    .lines()
+                    .rev()
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                return Err(fail(format!(
+                    "{} did not answer on {} within 30 s; its log ends:\n{}{}",
+                    bin.display(),
+                    socket.display(),
+                    tail.join("\n"),
+                    confinement(&bin, &log, apparmor_present()).unwrap_or_default()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        break running;
+    };
+
     // The init file holds the password: gone once the server has read it.
     let _ = fs::remove_file(&init);
     write_private(&base.join("password"), &format!("{password}\n"), 0o600)?;
     write_private(
         &base.join("state"),
-        &format!("{} {} {}\n", running.pid, port, socket.display()),
+        &format!("{} {} {}\n", running.pid, running.port, socket.display()),
         0o644,
     )?;
-    watchdog(base, running.pid, idle)?;
+    let born = started_at(running.pid)
+        .ok_or_else(|| fail(format!("cannot read /proc/{}/stat", running.pid)))?;
+    watchdog(base, running.pid, &born, idle)?;
     Ok(running)
 }
 
@@ -824,21 +848,43 @@ fn set_mode(path: &Path, mode: u32) {
     let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
 }
 
+/// Whether a server that stopped by itself did so because its port was taken.
+fn port_taken(log: &str) -> bool {
+    log.contains("Bind on TCP/IP port") || log.contains("Address already in use")
+}
+
+/// When process `pid` started (`/proc/<pid>/stat`, field 22, in clock ticks since boot): with the
+/// pid, it names one process, not whichever process has that pid now.
+fn started_at(pid: u32) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name, which is in parentheses and may hold spaces: field 3 on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19).map(str::to_owned)
+}
+
 /// Starts the watchdog: a shell loop that stops the server once no process has held `users.lock`
-/// for `idle`, and removes its directory. It needs `sh` and util-linux's `flock`.
-fn watchdog(base: &Path, pid: u32, idle: Duration) -> Result<(), Error> {
+/// for `idle`, and removes its directory. It signals the server only while `pid` is still the
+/// process that started at `born` (see [`started_at`]; the same field read the same way): a pid
+/// the server left behind may be any process's by then. It needs `sh`, `sed`, `cut` and
+/// util-linux's `flock`.
+fn watchdog(base: &Path, pid: u32, born: &str, idle: Duration) -> Result<(), Error> {
     let idle = idle.as_secs().max(1);
     let script = format!(
         r#"cd "$0" || exit 0
+ours() {{ [ "$(sed 's/.*) //' /proc/{pid}/stat 2>/dev/null | cut -d' ' -f20)" = "{born}" ]; }}
 quiet=0
 while sleep 1; do
-  [ -d /proc/{pid} ] || exit 0
+  ours || exit 0
   if flock -n -x users.lock true; then quiet=$((quiet+1)); else quiet=0; fi
   if [ "$quiet" -ge {idle} ]; then
-    flock -x start.lock sh -c 'flock -n -x users.lock true || exit 1
+    (
+      flock -x 9
+      ours || exit 0
+      flock -n -x users.lock true || exit 1
       kill -TERM {pid}; i=0
-      while [ -d /proc/{pid} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
-      rm -rf instance state password' && exit 0
+      while ours && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+      rm -rf instance state password
+    ) 9<start.lock && exit 0
     quiet=0
   fi
 done"#
@@ -955,6 +1001,72 @@ mod tests {
         .unwrap();
         assert!(ok && said.contains("fine"));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_taken_port_is_told_from_other_failures() {
+        assert!(port_taken(
+            "2026-12-01 [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use"
+        ));
+        assert!(port_taken(
+            "[ERROR] [MY-010262] [Server] Can't start server: Bind on TCP/IP port: Address already in use"
+        ));
+        assert!(!port_taken(
+            "[ERROR] InnoDB: Cannot allocate memory for the buffer pool"
+        ));
+    }
+
+    /// The watchdog of a server that is gone leaves alone the process that has its pid now: here
+    /// a `sleep` whose start time is not the one the watchdog was given (as after pid reuse); the
+    /// same watchdog given the right one stops it and removes the state.
+    #[test]
+    fn the_watchdog_signals_only_the_process_it_was_started_for() {
+        let run = |born_right: bool| {
+            let dir = std::env::temp_dir().join(format!(
+                "dbtest-watchdog-{}-{born_right}",
+                std::process::id()
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            for f in ["users.lock", "start.lock", "state"] {
+                fs::write(dir.join(f), "").unwrap();
+            }
+            let child = Command::new("sleep").arg("30").spawn().unwrap();
+            let born = started_at(child.id()).unwrap();
+            let given = if born_right {
+                born
+            } else {
+                format!("{}", born.parse::<u64>().unwrap() + 1)
+            };
+            watchdog(&dir, child.id(), &given, Duration::from_secs(1)).unwrap();
+            (dir, child)
+        };
+        let (wrong_dir, mut wrong) = run(false);
+        let (right_dir, mut right) = run(true);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(right.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The wrong one's watchdog had as long, and more: it checks once a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        let wrong_alive = matches!(wrong.try_wait(), Ok(None));
+        let right_stopped = !matches!(right.try_wait(), Ok(None));
+        let _ = wrong.kill();
+        let _ = wrong.wait();
+        let _ = right.kill();
+        let _ = right.wait();
+        let state_kept = wrong_dir.join("state").exists();
+        let state_removed = !right_dir.join("state").exists();
+        fs::remove_dir_all(&wrong_dir).unwrap();
+        let _ = fs::remove_dir_all(&right_dir);
+        assert!(
+            right_stopped && state_removed,
+            "the watchdog did not stop its own server"
+        );
+        assert!(
+            wrong_alive,
+            "the watchdog signalled a process that is not its server"
+        );
+        assert!(state_kept);
     }
 
     #[test]

@@ -7,14 +7,24 @@
 //!      ├─ probe the marker ──ready──▶ record the use, done (the warm path)
 //!      └─ not ready: DROP half-built leftovers, CREATE, migrate, read the clone script,
 //!         make two clones and read their state (the reference a reset must reproduce),
-//!         write the marker (last), put the clones in the warm pool, RELEASE_LOCK
+//!         write the marker and its seal (last), put the clones in the warm pool, RELEASE_LOCK
 //! ```
+//!
+//! The marker holds SQL that later runs execute (the clone script), in a database every account
+//! with the grant on `dbtest\_%` may write. So each account has templates of its own (the name
+//! is keyed by `CURRENT_USER()`), and a marker is used only when it is sealed by this account: a
+//! view, `_dbtest_seal`, holding the SHA-256 of the marker's row, whose `DEFINER` the server sets
+//! to the account that made it. Another account can neither make nor alter a view in this
+//! account's name without `SUPER` / `SET USER` (MariaDB) or `SET_USER_ID` / `SET_ANY_DEFINER`
+//! (MySQL), which only administrators hold; a marker changed by one, or a seal replaced, is a
+//! template that is not ready: it is built again.
 
 use crate::compat;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
@@ -88,20 +98,33 @@ pub(crate) async fn ensure(
     .clone()
 }
 
+/// The view that seals a template's ready marker.
+const SEAL: &str = "_dbtest_seal";
+
+/// The key of the template of migration set `key` for server account `account`: accounts do not
+/// share templates (each trusts only the markers it sealed).
+fn account_key(key: &str, account: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{key}\naccount {account}\n"));
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
-    let name = naming::template_name(&set.key);
     let mut conn = db::connect(settings, None).await?;
     // The migrations run on this session: their lock waits are the build's.
     db::set_lock_wait(&mut conn, settings.build_timeout)
         .await
         .map_err(|e| db::privileges_hint(e, "setting up the template's session"))?;
+    let (session, account): (u64, String) =
+        sqlx::query_as("SELECT CONNECTION_ID(), CONVERT(CURRENT_USER() USING utf8mb4)")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| db::privileges_hint(e, "identifying the server account"))?;
+    let session = Some(session);
+    let name = naming::template_name(&account_key(&set.key, &account));
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
     db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
-    let session: Option<u64> = sqlx::query_scalar("SELECT CONNECTION_ID()")
-        .fetch_one(&mut conn)
-        .await
-        .ok();
     let built = tokio::time::timeout(settings.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
             Some(t) => {
@@ -155,17 +178,30 @@ async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Opti
     db::close(conn).await;
 }
 
-/// The template `name`, if its marker says it is ready for migration set `key`.
+/// The template `name`, if its marker says it is ready for migration set `key` and is sealed by
+/// this account.
 async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
+    // `USE INDEX ()` is refused for a view: a marker replaced by a view is never read through it
+    // (a view's functions would run with this account's privileges).
     let sql = format!(
-        "SELECT format_version, migration_key, script, state, no_reset FROM {}.{} WHERE id = 1",
+        "SELECT m.format_version, m.migration_key, m.script, m.state, m.no_reset, \
+         (SELECT CONVERT(v.VIEW_DEFINITION USING utf8mb4) FROM information_schema.VIEWS AS v \
+          WHERE v.TABLE_SCHEMA = ? AND v.TABLE_NAME = ? AND v.DEFINER = CURRENT_USER()) \
+         FROM {}.{} AS m USE INDEX () WHERE m.id = 1",
         ident(name),
         ident(MARKER_TABLE)
     );
-    let row = match compat::query(&sql).fetch_optional(&mut *conn).await {
+    let row = match compat::query(&sql)
+        .bind(name)
+        .bind(SEAL)
+        .fetch_optional(&mut *conn)
+        .await
+    {
         Ok(row) => row,
         // Unknown database, unknown table: not built (or not finished).
         Err(e) if matches!(db::server_code(&e), Some(1049 | 1146)) => None,
+        // The marker is a view: not one dbtest made.
+        Err(e) if db::server_code(&e) == Some(1176) => return Ok(unsealed(name, "is a view")),
         Err(e) => return Err(failed(name, "reading the ready marker")(e)),
     };
     let Some(row) = row else { return Ok(None) };
@@ -176,12 +212,27 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
             text(&row, 2)?.unwrap_or_default(),
             text(&row, 3)?,
             text(&row, 4)?,
+            text(&row, 5)?,
         ))
     };
-    let (format, marker_key, script, state, no_reset) =
+    let (format, marker_key, script, state, no_reset, seal) =
         read().map_err(failed(name, "reading the ready marker"))?;
     if format != i64::from(FORMAT_VERSION) || marker_key != key {
         return Ok(None);
+    }
+    let digest = seal_digest(
+        format,
+        &marker_key,
+        &script,
+        state.as_deref(),
+        no_reset.as_deref(),
+    );
+    match seal {
+        None => return Ok(unsealed(name, "has no seal made by this account")),
+        Some(view) if !view.contains(&format!("'{digest}'")) => {
+            return Ok(unsealed(name, "does not match its seal"))
+        }
+        Some(_) => {}
     }
     let script = Script::decode(&script).ok_or_else(|| Error::Template {
         template: name.to_owned(),
@@ -198,10 +249,44 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
     Ok(Some(Template::new(name, script, reference)))
 }
 
+/// Says why the marker of template `name` is not trusted (it is then built again).
+fn unsealed(name: &str, why: &str) -> Option<Template> {
+    say::once(
+        &format!("{name} seal"),
+        &format!(
+            "dbtest: template `{name}`: its ready marker {why} (changed by another account?); building it again"
+        ),
+    );
+    None
+}
+
+/// The digest a marker's seal holds: SHA-256 over the marker's row, each text field after its
+/// length in bytes (-1 for NULL), fields separated by 0x1f.
+fn seal_digest(
+    format: i64,
+    key: &str,
+    script: &str,
+    state: Option<&str>,
+    no_reset: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{format}\x1f{key}"));
+    for field in [Some(script), state, no_reset] {
+        match field {
+            Some(text) => {
+                h.update(format!("\x1f{}\x1f", text.len()));
+                h.update(text);
+            }
+            None => h.update("\x1f-1\x1f"),
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Why ready template `name`'s test databases are dropped after each test instead of being reset
 /// and reused; `None` when they are reset.
 pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<String> {
-    let marker = format!("{}.{}", ident(name), ident(MARKER_TABLE));
+    let marker = format!("{}.{} USE INDEX ()", ident(name), ident(MARKER_TABLE));
     let format: Result<Option<i64>, _> =
         compat::query_scalar(&format!("SELECT format_version FROM {marker} WHERE id = 1"))
             .fetch_optional(&mut *conn)
@@ -458,6 +543,14 @@ async fn write_marker(
         Ok(state) => (Some(state.encode()), None),
         Err(why) => (None, Some(why.clone())),
     };
+    let script = template.script.encode();
+    let seal = seal_digest(
+        i64::from(FORMAT_VERSION),
+        &set.key,
+        &script,
+        state.as_deref(),
+        no_reset.as_deref(),
+    );
     compat::query(&format!(
         "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state, no_reset) \
          VALUES (1, ?, ?, CURRENT_USER(), ?, ?, ?)",
@@ -466,11 +559,20 @@ async fn write_marker(
     ))
     .bind(FORMAT_VERSION)
     .bind(&set.key)
-    .bind(template.script.encode())
-    .bind(state)
-    .bind(no_reset)
+    .bind(&script)
+    .bind(&state)
+    .bind(&no_reset)
     .execute(&mut *conn)
     .await
     .map_err(failed(name, "writing the ready marker"))?;
+    // The seal: its definer is this account, set by the server.
+    compat::raw_sql(&format!(
+        "CREATE SQL SECURITY DEFINER VIEW {}.{} AS SELECT '{seal}' AS digest",
+        ident(name),
+        ident(SEAL)
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(failed(name, "sealing the ready marker"))?;
     Ok(())
 }

@@ -80,7 +80,9 @@ pub async fn fingerprint(
                 if col.name() == "DEFINER" && value == owner {
                     value = "<owner>".into();
                 }
-                if col.name().ends_with("TABLE_NAME") && value == "_dbtest_template" {
+                if col.name().ends_with("TABLE_NAME")
+                    && (value == "_dbtest_template" || value == "_dbtest_seal")
+                {
                     marker = true;
                 }
                 fields.push(format!("{}={value}", col.name()));
@@ -166,6 +168,16 @@ pub async fn admin() -> MySqlConnection {
     options.connect().await.expect("connect to the test server")
 }
 
+/// A current-thread runtime for a `#[test]` that drives the server itself, and [`admin`] on it.
+pub fn blocking_admin() -> (tokio::runtime::Runtime, MySqlConnection) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let conn = rt.block_on(admin());
+    (rt, conn)
+}
+
 /// `mysql://user:password@host:port` of the test server, for a child process that must connect
 /// as another user.
 pub fn url_for(user: &str, password: &str) -> String {
@@ -221,6 +233,29 @@ pub fn template_digest_in(output: &str) -> Option<String> {
         l.split_once("TEMPLATE_DIGEST=")
             .map(|(_, d)| d.trim().to_owned())
     })
+}
+
+/// Seals `template`'s ready marker again after a test changed it on purpose, as dbtest seals one
+/// (a second implementation of its digest, in SQL): a view holding the SHA-256 of the marker's
+/// row, whose definer is the current account.
+pub async fn reseal(conn: &mut MySqlConnection, template: &str) {
+    assert!(template.starts_with("dbtest_tpl_"), "{template}");
+    let digest: String = sql::query_scalar(&format!(
+        "SELECT CONVERT(SHA2(CONCAT(format_version, 0x1f, migration_key, \
+         0x1f, LENGTH(script), 0x1f, script, \
+         0x1f, IFNULL(LENGTH(state), -1), 0x1f, IFNULL(state, ''), \
+         0x1f, IFNULL(LENGTH(no_reset), -1), 0x1f, IFNULL(no_reset, '')), 256) USING utf8mb4) \
+         FROM `{template}`._dbtest_template WHERE id = 1"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    sql::raw_sql(&format!(
+        "CREATE OR REPLACE VIEW `{template}`._dbtest_seal AS SELECT '{digest}' AS digest"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
 }
 
 /// Drops a one-off template a test made, with its registry row (as `dbtest clean` would).
@@ -388,11 +423,7 @@ fn url_password() -> Option<String> {
 /// test in a process of its own): a server advisory lock, held as long as the connection returned
 /// lives. At most 120 s of waiting.
 pub fn serial(lock: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut conn = rt.block_on(admin());
+    let (rt, mut conn) = blocking_admin();
     let got: Option<i64> = rt
         .block_on(
             sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
