@@ -124,6 +124,37 @@ impl Scene {
         (user, conn)
     }
 
+    /// A database of this user's that the neighbour cannot reach, `zz_security_<id>`, with a
+    /// table `log`; and the statement that makes, in the template, a `SQL SECURITY INVOKER`
+    /// function `f()` writing into it the account it runs as.
+    fn victim(&mut self) -> (String, String) {
+        let victim = format!("zz_security_{}", self.id);
+        self.run(&format!(
+            "CREATE DATABASE `{victim}`; CREATE TABLE `{victim}`.log (who TEXT)"
+        ));
+        let function = format!(
+            "CREATE FUNCTION `{t}`.f() RETURNS INT SQL SECURITY INVOKER MODIFIES SQL DATA \
+             BEGIN INSERT INTO `{victim}`.log VALUES (CURRENT_USER()); RETURN 1; END",
+            t = self.template
+        );
+        (victim, function)
+    }
+
+    /// The accounts `f()` ran as; drops the victim.
+    fn victim_log(&mut self, victim: &str) -> Vec<String> {
+        let log = self
+            .rt
+            .block_on(
+                sql::query_scalar(&format!(
+                    "SELECT CONVERT(who USING utf8mb4) FROM `{victim}`.log"
+                ))
+                .fetch_all(&mut self.conn),
+            )
+            .unwrap();
+        self.run(&format!("DROP DATABASE `{victim}`"));
+        log
+    }
+
     /// Drops the neighbour, the template and every test database the registry lists for it.
     fn clean(mut self, neighbour: &str) {
         self.run(&format!("DROP USER IF EXISTS '{neighbour}'@'%'"));
@@ -259,33 +290,20 @@ fn a_template_table_a_neighbour_replaced_by_a_view_is_never_read() {
     let mut scene = Scene::new(
         "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT); INSERT INTO t (note) VALUES ('seed');",
     );
-    let (template, victim) = (scene.template.clone(), format!("zz_security_{}", scene.id));
-    scene.run(&format!(
-        "CREATE DATABASE `{victim}`; CREATE TABLE `{victim}`.log (who TEXT)"
-    ));
+    let template = scene.template.clone();
+    let (victim, function) = scene.victim();
     let (user, as_neighbour) = scene.neighbour(None);
     let replaced = scene.rt.block_on(async {
         as_neighbour?
             .execute(sql::raw_sql(&format!(
-                "CREATE FUNCTION `{template}`.f() RETURNS INT SQL SECURITY INVOKER MODIFIES SQL DATA \
-                 BEGIN INSERT INTO `{victim}`.log VALUES (CURRENT_USER()); RETURN 1; END; \
-                 DROP TABLE `{template}`.t; \
+                "{function}; DROP TABLE `{template}`.t; \
                  CREATE SQL SECURITY INVOKER VIEW `{template}`.t AS SELECT `{template}`.f() AS id, 'x' AS note"
             )))
             .await
             .map(drop)
     });
     let (next_ok, next_out) = try_member(&scene.dir, &[("DBTEST_REUSE", "never")]);
-    let log: Vec<String> = scene
-        .rt
-        .block_on(
-            sql::query_scalar(&format!(
-                "SELECT CONVERT(who USING utf8mb4) FROM `{victim}`.log"
-            ))
-            .fetch_all(&mut scene.conn),
-        )
-        .unwrap();
-    scene.run(&format!("DROP DATABASE `{victim}`"));
+    let log = scene.victim_log(&victim);
     scene.clean(&user);
 
     replaced.expect("the neighbour may change the template (as the grant allows)");
@@ -295,6 +313,210 @@ fn a_template_table_a_neighbour_replaced_by_a_view_is_never_read() {
         "a clone of a template whose table is a view was made:\n{next_out}"
     );
     assert!(next_out.contains("is a view"), "{next_out}");
+}
+
+/// A neighbour that stalls a clone (it locks a template table the clone copies first) and, in
+/// that pause, puts a view in place of a table the clone has made but not yet filled — a view
+/// whose check option calls a `SQL SECURITY INVOKER` function of its own — gets nothing: the copy
+/// names its target with a hint the server refuses for a view, in the statement that writes, so
+/// the clone fails instead of running the function as this account.
+#[test]
+fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() {
+    let mut scene = Scene::new(
+        "CREATE TABLE a (id INT PRIMARY KEY); INSERT INTO a VALUES (1); \
+         CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT); INSERT INTO t (note) VALUES ('seed');",
+    );
+    let template = scene.template.clone();
+    let digest = template["dbtest_tpl_".len().."dbtest_tpl_".len() + 8].to_owned();
+    let (victim, function) = scene.victim();
+    // No test database of the template is left from the first run: the one found below is
+    // the clone being made.
+    scene.drop_test_databases();
+    // The neighbour's grant: the template and its test databases (part of `dbtest\_%`).
+    let (user, locker) = scene.neighbour(None);
+    scene.run(&format!(
+        "GRANT ALL PRIVILEGES ON `dbtest\\_db\\_{digest}\\_%`.* TO '{user}'@'%'"
+    ));
+    let password = format!("pw{}", scene.id);
+    let swapped = scene.rt.block_on(async {
+        let mut locker = locker?;
+        locker
+            .execute(sql::raw_sql(&format!(
+                "{function}; LOCK TABLES `{template}`.a WRITE"
+            )))
+            .await?;
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "member", "--ignored", "--nocapture"])
+            .env(DIR_ENV, &scene.dir)
+            .env("DBTEST_WARM", "0")
+            .env("DBTEST_KEEP", "never")
+            .env("DBTEST_REUSE", "never")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The clone's tables exist and its copy waits on the lock: swap `t`.
+        let swap = async {
+            let mut swapper = MySqlConnection::connect(&url_for(&user, &password)).await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let clone: Option<String> = loop {
+                let found = sqlx::query_scalar(
+                    "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA LIKE ? AND TABLE_NAME = 't' LIMIT 1",
+                )
+                .bind(format!("dbtest\\_db\\_{digest}\\_%"))
+                .fetch_optional(&mut swapper)
+                .await?;
+                if found.is_some() || std::time::Instant::now() > deadline {
+                    break found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            };
+            if let Some(db) = &clone {
+                swapper
+                    .execute(sql::raw_sql(&format!(
+                        "SET SESSION lock_wait_timeout = 5; RENAME TABLE `{db}`.t TO `{db}`.t_real; \
+                         CREATE SQL SECURITY INVOKER VIEW `{db}`.t AS SELECT * FROM `{db}`.t_real \
+                         WHERE `{template}`.f() = 1 WITH CHECK OPTION"
+                    )))
+                    .await?;
+            }
+            Ok::<_, sqlx::Error>(clone)
+        }
+        .await;
+        let unlocked = locker.execute("UNLOCK TABLES").await.map(drop);
+        let out = child.wait_with_output().unwrap();
+        unlocked?;
+        Ok::<_, sqlx::Error>((swap, out))
+    });
+    let log = scene.victim_log(&victim);
+    scene.clean(&user);
+
+    let (swap, out) = swapped.expect("the neighbour may lock these databases");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clone = swap.expect("the neighbour may swap a table of a test database for a view");
+    assert!(clone.is_some(), "no clone waited on the lock:\n{said}");
+    assert!(log.is_empty(), "the neighbour's function ran as {log:?}");
+    assert!(
+        !out.status.success(),
+        "the clone wrote through the view:\n{said}"
+    );
+    assert!(said.contains("is a view now"), "{said}");
+}
+
+/// An object created under a client character set in which a multi-byte character can end in a
+/// backslash (gbk, sjis, big5, cp932, gb18030) is refused, naming the setting: its text comes
+/// back as utf8mb4, and replayed under that character set a quote escaped after such a
+/// character ends the string, so the replay would not be the object, and a neighbour who slips
+/// such an object into a template while it is built could run statements of its own.
+#[test]
+fn an_object_made_under_an_escape_unsafe_character_set_is_refused() {
+    let dir = std::env::temp_dir().join(format!("dbtest-security-gbk-{}", run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_gbk.sql"),
+        format!(
+            "-- run {}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
+             SET NAMES gbk;\nCREATE PROCEDURE p() SET @x = 'plain';\nSET NAMES utf8mb4;\n",
+            run_id()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = try_member(&dir, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("character_set_client = gbk") && out.contains("create it under utf8mb4"),
+        "{out}"
+    );
+}
+
+/// A seal is trusted only when its definer is this account byte for byte: a neighbour whose
+/// account name differs only in case (`ZZ_…` against `zz_…`, equal under the collation of
+/// `information_schema`) that rewrites the marker and seals it again as itself gets nothing.
+/// This user's runs go through a temporary account of their own here.
+#[test]
+fn a_seal_by_an_account_whose_name_differs_only_in_case_is_not_trusted() {
+    let (rt, mut conn) = dbtest_tests::blocking_admin();
+    let id = run_id();
+    let (me, them, password) = (
+        format!("zz_case_{id}"),
+        format!("ZZ_CASE_{id}"),
+        format!("pw{id}"),
+    );
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
+        "CREATE USER '{me}'@'%' IDENTIFIED BY '{password}'; GRANT ALL PRIVILEGES ON *.* TO '{me}'@'%'; \
+         CREATE USER '{them}'@'%' IDENTIFIED BY '{password}'"
+    ))))
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_t.sql"),
+        format!("-- security run {id}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n"),
+    )
+    .unwrap();
+    let as_me = url_for(&me, &password);
+    let env = [
+        ("DBTEST_DATABASE_URL", as_me.as_str()),
+        ("DBTEST_REUSE", "never"),
+    ];
+    let (first_ok, first) = try_member(&dir, &env);
+    let template = announced_database(&first).map(|db| {
+        let digest = db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
+        rt.block_on(only_database_like(
+            &mut conn,
+            &format!("dbtest\\_tpl\\_{digest}"),
+        ))
+    });
+    let resealed = template.as_ref().map(|template| {
+        rt.block_on(async {
+            conn.execute(sql::raw_sql(&format!(
+                "GRANT ALL PRIVILEGES ON `{}`.* TO '{them}'@'%'",
+                template.replace('_', "\\_")
+            )))
+            .await?;
+            let mut as_them = MySqlConnection::connect(&url_for(&them, &password)).await?;
+            sql::query(&format!(
+                "UPDATE `{template}`._dbtest_template SET script = REPLACE(script, 'CREATE TABLE `t` (', ?)"
+            ))
+            .bind(format!("GRANT ALL PRIVILEGES ON *.* TO '{them}'@'%'; CREATE TABLE `t` ("))
+            .execute(&mut as_them)
+            .await?;
+            dbtest_tests::reseal(&mut as_them, template).await;
+            Ok::<_, sqlx::Error>(())
+        })
+    });
+    let (next_ok, next) = try_member(&dir, &env);
+    let grants: Vec<String> = rt
+        .block_on(sql::query_scalar(&format!("SHOW GRANTS FOR '{them}'@'%'")).fetch_all(&mut conn))
+        .unwrap();
+
+    if let Some(template) = &template {
+        rt.block_on(drop_template(&mut conn, template));
+    }
+    rt.block_on(conn.execute(sql::raw_sql(&format!(
+        "DROP USER '{me}'@'%'; DROP USER '{them}'@'%'"
+    ))))
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(first_ok, "{first}");
+    resealed
+        .expect("a template")
+        .expect("the neighbour may rewrite and seal the marker");
+    assert!(
+        !grants
+            .iter()
+            .any(|g| g.contains("ON *.*") && g.contains("ALL PRIVILEGES")),
+        "the script sealed by `{them}` was executed"
+    );
+    assert!(next_ok, "{next}");
+    assert!(next.contains("has no seal made by this account"), "{next}");
 }
 
 /// `scripts/with-mariadb`, when it cannot use root without a password, makes an account for the

@@ -44,9 +44,10 @@ pub(crate) async fn clone_into(
                         reason: if db::server_code(&e) == Some(1176) {
                             // `snapshot::NOT_A_VIEW` refused a view where a table was.
                             format!(
-                                "a table of the template is a view now ({e}), which dbtest does not read: \
-                                 another account with the grant may have changed it; drop the template \
-                                 (`dbtest clean --all`) and the next run builds it again"
+                                "a table of the template or of the new database is a view now ({e}), \
+                                 which dbtest neither reads nor writes through: another account with the \
+                                 grant may have changed it; drop the template (`dbtest clean --all`) and \
+                                 the next run builds it again"
                             )
                         } else {
                             e.to_string()

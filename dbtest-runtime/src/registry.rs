@@ -32,9 +32,31 @@ pub const REGISTRY_DB: &str = "dbtest_registry";
 /// The registry's table.
 pub const REGISTRY_TABLE: &str = "databases";
 
-/// `dbtest_registry`.`databases`, quoted.
+/// `dbtest_registry`.`databases`, quoted: for DDL. A statement that reads or writes its rows
+/// names it through [`rows`] (or guards an insert with [`into_a_table`]).
 pub fn table() -> String {
     format!("{}.{}", ident(REGISTRY_DB), ident(REGISTRY_TABLE))
+}
+
+/// The registry's table where a statement reads or changes rows, as `alias` if given: with an
+/// index hint, which the server refuses for a view (see `snapshot::NOT_A_VIEW`). Every account
+/// with the grant on `dbtest\_%` may replace the table by a view, whose functions would run with
+/// the privileges of whoever reads it. The hint names the primary key, so a lookup by name keeps
+/// using it (an empty list would scan, and lock, every row).
+pub fn rows(alias: Option<&str>) -> String {
+    match alias {
+        Some(a) => format!("{} AS {a} USE INDEX (PRIMARY)", table()),
+        None => format!("{} USE INDEX (PRIMARY)", table()),
+    }
+}
+
+/// The end of an `INSERT … SELECT <values>` into the registry: fails, as [`rows`] does, if its
+/// table is a view, in the statement that writes (an insert into a view may run its functions).
+fn into_a_table() -> String {
+    format!(
+        "FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM {} WHERE FALSE)",
+        rows(None)
+    )
 }
 
 /// Creates the registry if it does not exist yet (safe to run from many processes at once).
@@ -123,8 +145,9 @@ pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option
     };
     format!(
         "REPLACE INTO {t} (name, kind, used_at, test, host, pid, template, cloned_by) \
-         VALUES ({name}, '{kind}', {used}, {test}, {host}, {pid}, {template}, CURRENT_USER())",
+         SELECT {name}, '{kind}', {used}, {test}, {host}, {pid}, {template}, CURRENT_USER() {guard}",
         t = table(),
+        guard = into_a_table(),
         name = literal(name).expect("generated names are plain"),
         kind = kind.as_str(),
         used = if kind == Kind::Template {
@@ -143,8 +166,10 @@ pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option
 /// The statement that removes the row of `name`.
 pub fn unregister_sql(name: &str) -> String {
     format!(
-        "DELETE FROM {} WHERE name = {}",
+        // Multi-table form, for the hint; no alias (MariaDB resolves one in the default database).
+        "DELETE {} FROM {} WHERE name = {}",
         table(),
+        rows(None),
         literal(name).expect("generated names are plain")
     )
 }
@@ -169,10 +194,13 @@ pub async fn drop_database(conn: &mut MySqlConnection, name: &str) -> Result<(),
 
 /// Whether `name` is registered.
 pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = compat::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE name = ?", table()))
-        .bind(name)
-        .fetch_one(conn)
-        .await?;
+    let n: i64 = compat::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {} WHERE name = ?",
+        rows(None)
+    ))
+    .bind(name)
+    .fetch_one(conn)
+    .await?;
     Ok(n > 0)
 }
 
@@ -183,9 +211,10 @@ pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<boo
 /// it is dbtest's.
 pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
     compat::query(&format!(
-        "INSERT INTO {} (name, kind, used_at) VALUES (?, 'template', CURRENT_TIMESTAMP(3)) \
+        "INSERT INTO {} (name, kind, used_at) SELECT ?, 'template', CURRENT_TIMESTAMP(3) {} \
          ON DUPLICATE KEY UPDATE used_at = CURRENT_TIMESTAMP(3)",
-        table()
+        table(),
+        into_a_table()
     ))
     .bind(name)
     .execute(conn)
@@ -197,7 +226,7 @@ pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::E
 pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
     compat::query(&format!(
         "UPDATE {} SET kept_at = CURRENT_TIMESTAMP(3) WHERE name = ?",
-        table()
+        rows(None)
     ))
     .bind(name)
     .execute(conn)
@@ -209,7 +238,7 @@ pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
 pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
     compat::query(&format!(
         "UPDATE {} SET ready_at = CURRENT_TIMESTAMP(3), test = NULL WHERE name = ?",
-        table()
+        rows(None)
     ))
     .bind(name)
     .execute(conn)
@@ -221,7 +250,7 @@ pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sq
 pub async fn ready_count(conn: &mut MySqlConnection, template: &str) -> Result<i64, sqlx::Error> {
     compat::query_scalar(&format!(
         "SELECT COUNT(*) FROM {} WHERE template = ? AND ready_at IS NOT NULL",
-        table()
+        rows(None)
     ))
     .bind(template)
     .fetch_one(conn)
@@ -238,7 +267,7 @@ pub async fn ready_candidates(
     compat::query(&format!(
         "SELECT name FROM {} WHERE template = ? AND ready_at IS NOT NULL AND cloned_by = CURRENT_USER() \
          ORDER BY RAND() LIMIT {n}",
-        table()
+        rows(None)
     ))
     .bind(template)
     .fetch_all(conn)
@@ -257,7 +286,7 @@ pub async fn claim(
 ) -> Result<bool, sqlx::Error> {
     let done = compat::query(&format!(
         "UPDATE {} SET ready_at = NULL, test = ?, host = ?, pid = ? WHERE name = ? AND ready_at IS NOT NULL",
-        table()
+        rows(None)
     ))
     .bind(test)
     .bind(hostname())
@@ -302,7 +331,10 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.ends_with(", 'dbtest_tpl_0123456789abcdef', CURRENT_USER())"),
+            sql.ends_with(
+                ", 'dbtest_tpl_0123456789abcdef', CURRENT_USER() FROM DUAL WHERE NOT EXISTS \
+                 (SELECT 1 FROM `dbtest_registry`.`databases` USE INDEX (PRIMARY) WHERE FALSE)"
+            ),
             "{sql}"
         );
         let sql = register_sql("dbtest_tpl_0123456789abcdef", Kind::Template, None, None);
@@ -312,7 +344,8 @@ mod tests {
         );
         assert_eq!(
             unregister_sql("dbtest_tpl_0123456789abcdef"),
-            "DELETE FROM `dbtest_registry`.`databases` WHERE name = 'dbtest_tpl_0123456789abcdef'"
+            "DELETE `dbtest_registry`.`databases` FROM `dbtest_registry`.`databases` USE INDEX (PRIMARY) \
+             WHERE name = 'dbtest_tpl_0123456789abcdef'"
         );
     }
 }

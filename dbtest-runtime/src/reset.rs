@@ -1039,10 +1039,10 @@ mod tests {
         };
         let (start, commit) = (at("START TRANSACTION"), at("COMMIT"));
         assert!(
-            start < at("DELETE FROM `inno`") && at("DELETE FROM `inno`") < commit,
+            start < at("DELETE `inno` FROM `inno`") && at("DELETE `inno` FROM `inno`") < commit,
             "{sql}"
         );
-        for other in ["DELETE FROM `my`", "DELETE FROM `mem`"] {
+        for other in ["DELETE `my` FROM `my`", "DELETE `mem` FROM `mem`"] {
             assert!(at(other) < start, "{other} before the transaction: {sql}");
         }
     }

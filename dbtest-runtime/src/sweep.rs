@@ -144,9 +144,9 @@ async fn entries_where(
                    WHERE t.TABLE_SCHEMA = r.name AND t.TABLE_NAME = '_dbtest_template'), \
            COALESCE(r.test, ''), CONCAT(COALESCE(r.host, '?'), ':', COALESCE(r.pid, '?')), \
            TIMESTAMPDIFF(SECOND, r.ready_at, NOW(3)), COALESCE(r.template, '') \
-         FROM {} r LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name {only}\
+         FROM {} LEFT JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = r.name {only}\
          ORDER BY r.kind, r.created_at",
-        registry::table()
+        registry::rows(Some("r"))
     );
     let mut query = compat::query(&sql);
     if let Some(name) = name {

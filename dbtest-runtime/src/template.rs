@@ -182,11 +182,13 @@ async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Opti
 /// this account.
 async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
     // `USE INDEX ()` is refused for a view: a marker replaced by a view is never read through it
-    // (a view's functions would run with this account's privileges).
+    // (a view's functions would run with this account's privileges). The definer is compared
+    // byte for byte: under the column's collation `ZZ`@`h` would equal `zz`@`h`.
     let sql = format!(
         "SELECT m.format_version, m.migration_key, m.script, m.state, m.no_reset, \
          (SELECT CONVERT(v.VIEW_DEFINITION USING utf8mb4) FROM information_schema.VIEWS AS v \
-          WHERE v.TABLE_SCHEMA = ? AND v.TABLE_NAME = ? AND v.DEFINER = CURRENT_USER()) \
+          WHERE v.TABLE_SCHEMA = ? AND v.TABLE_NAME = ? \
+          AND CAST(v.DEFINER AS BINARY) = CAST(CURRENT_USER() AS BINARY)) \
          FROM {}.{} AS m USE INDEX () WHERE m.id = 1",
         ident(name),
         ident(MARKER_TABLE)
