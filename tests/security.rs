@@ -315,13 +315,32 @@ fn a_template_table_a_neighbour_replaced_by_a_view_is_never_read() {
     assert!(next_out.contains("is a view"), "{next_out}");
 }
 
-/// A neighbour that stalls a clone (it locks a template table the clone copies first) and, in
-/// that pause, puts a view in place of a table the clone has made but not yet filled — a view
-/// whose check option calls a `SQL SECURITY INVOKER` function of its own — gets nothing: the copy
-/// names its target with a hint the server refuses for a view, in the statement that writes, so
-/// the clone fails instead of running the function as this account.
-#[test]
-fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() {
+/// What a neighbour did to a clone it stalled, and how the clone's run ended.
+struct Stalled {
+    /// The victim's log (see [`Scene::victim`]).
+    log: Vec<String>,
+    /// The stalled clone, if one was found, or the neighbour's error.
+    clone: Result<Option<String>, sqlx::Error>,
+    out: std::process::Output,
+}
+
+impl Stalled {
+    fn said(&self) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.out.stdout),
+            String::from_utf8_lossy(&self.out.stderr)
+        )
+    }
+}
+
+/// Runs `member` (a fresh clone, no pool) while a neighbour holding the grant on the template
+/// and its test databases stalls the clone: it locks the template's table `a`, which the clone
+/// copies first, so the clone waits with all its tables made and none but `a` being filled;
+/// then the neighbour runs `act(<clone>)` on the clone and lets it go on. The template has rows
+/// in `a` and `t`; the neighbour has made `<template>.f()`, an INVOKER function that logs who
+/// runs it.
+fn stalled_clone(act: impl Fn(&str, &str) -> String) -> Stalled {
     let mut scene = Scene::new(
         "CREATE TABLE a (id INT PRIMARY KEY); INSERT INTO a VALUES (1); \
          CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT); INSERT INTO t (note) VALUES ('seed');",
@@ -332,13 +351,12 @@ fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() 
     // No test database of the template is left from the first run: the one found below is
     // the clone being made.
     scene.drop_test_databases();
-    // The neighbour's grant: the template and its test databases (part of `dbtest\_%`).
     let (user, locker) = scene.neighbour(None);
     scene.run(&format!(
         "GRANT ALL PRIVILEGES ON `dbtest\\_db\\_{digest}\\_%`.* TO '{user}'@'%'"
     ));
     let password = format!("pw{}", scene.id);
-    let swapped = scene.rt.block_on(async {
+    let stalled = scene.rt.block_on(async {
         let mut locker = locker?;
         locker
             .execute(sql::raw_sql(&format!(
@@ -355,9 +373,8 @@ fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() 
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // The clone's tables exist and its copy waits on the lock: swap `t`.
-        let swap = async {
-            let mut swapper = MySqlConnection::connect(&url_for(&user, &password)).await?;
+        let acted = async {
+            let mut neighbour = MySqlConnection::connect(&url_for(&user, &password)).await?;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             let clone: Option<String> = loop {
                 let found = sqlx::query_scalar(
@@ -365,7 +382,7 @@ fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() 
                      WHERE TABLE_SCHEMA LIKE ? AND TABLE_NAME = 't' LIMIT 1",
                 )
                 .bind(format!("dbtest\\_db\\_{digest}\\_%"))
-                .fetch_optional(&mut swapper)
+                .fetch_optional(&mut neighbour)
                 .await?;
                 if found.is_some() || std::time::Instant::now() > deadline {
                     break found;
@@ -373,11 +390,10 @@ fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() 
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             };
             if let Some(db) = &clone {
-                swapper
+                neighbour
                     .execute(sql::raw_sql(&format!(
-                        "SET SESSION lock_wait_timeout = 5; RENAME TABLE `{db}`.t TO `{db}`.t_real; \
-                         CREATE SQL SECURITY INVOKER VIEW `{db}`.t AS SELECT * FROM `{db}`.t_real \
-                         WHERE `{template}`.f() = 1 WITH CHECK OPTION"
+                        "SET SESSION lock_wait_timeout = 5; {}",
+                        act(db, &template)
                     )))
                     .await?;
             }
@@ -387,25 +403,64 @@ fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() 
         let unlocked = locker.execute("UNLOCK TABLES").await.map(drop);
         let out = child.wait_with_output().unwrap();
         unlocked?;
-        Ok::<_, sqlx::Error>((swap, out))
+        Ok::<_, sqlx::Error>((acted, out))
     });
     let log = scene.victim_log(&victim);
     scene.clean(&user);
+    let (clone, out) = stalled.expect("the neighbour may lock these databases");
+    Stalled { log, clone, out }
+}
 
-    let (swap, out) = swapped.expect("the neighbour may lock these databases");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let clone = swap.expect("the neighbour may swap a table of a test database for a view");
+/// A neighbour that stalls a clone and, in that pause, puts a view in place of a table the
+/// clone has made but not yet filled — a view whose check option calls a `SQL SECURITY INVOKER`
+/// function of its own — gets nothing: the copy names its target with a hint the server refuses
+/// for a view, in the statement that writes, so the clone fails instead of running the function
+/// as this account.
+#[test]
+fn a_table_swapped_for_a_view_while_a_clone_fills_it_is_never_written_through() {
+    let run = stalled_clone(|db, template| {
+        format!(
+            "RENAME TABLE `{db}`.t TO `{db}`.t_real; \
+             CREATE SQL SECURITY INVOKER VIEW `{db}`.t AS SELECT * FROM `{db}`.t_real \
+             WHERE `{template}`.f() = 1 WITH CHECK OPTION"
+        )
+    });
+    let said = run.said();
+    let clone = run
+        .clone
+        .expect("the neighbour may swap a table of a test database for a view");
     assert!(clone.is_some(), "no clone waited on the lock:\n{said}");
-    assert!(log.is_empty(), "the neighbour's function ran as {log:?}");
     assert!(
-        !out.status.success(),
+        run.log.is_empty(),
+        "the neighbour's function ran as {:?}",
+        run.log
+    );
+    assert!(
+        !run.out.status.success(),
         "the clone wrote through the view:\n{said}"
     );
     assert!(said.contains("is a view now"), "{said}");
+}
+
+/// A neighbour's trigger fires in this account's session while a clone copies rows (it runs as
+/// its definer, but it may set the session's user variables): the clone script keeps nothing in
+/// user variables, so such a trigger cannot choose the settings the session is left with (here
+/// it would have named a time zone that does not exist, or a character set under which dbtest's
+/// quoting no longer holds).
+#[test]
+fn a_trigger_firing_in_a_clone_cannot_choose_its_sessions_settings() {
+    let run = stalled_clone(|db, _| {
+        format!(
+            "CREATE TRIGGER `{db}`.poison BEFORE INSERT ON `{db}`.t FOR EACH ROW \
+             SET @dbtest_tz = 'nowhere/at all', @dbtest_csc = 'gbk', @dbtest_cc = 'gbk_chinese_ci'"
+        )
+    });
+    let said = run.said();
+    let clone = run
+        .clone
+        .expect("the neighbour may add a trigger to a test database");
+    assert!(clone.is_some(), "no clone waited on the lock:\n{said}");
+    assert!(run.out.status.success(), "{said}");
 }
 
 /// An object created under a client character set in which a multi-byte character can end in a
@@ -517,6 +572,55 @@ fn a_seal_by_an_account_whose_name_differs_only_in_case_is_not_trusted() {
     );
     assert!(next_ok, "{next}");
     assert!(next.contains("has no seal made by this account"), "{next}");
+}
+
+/// Disabling a template's events keeps their definers: an event of another account (here one a
+/// migration made with an explicit `DEFINER`, as a neighbour's slipped into a template being built
+/// would be) does not become this account's, so no clone gets an event that runs as it.
+#[test]
+fn disabling_a_templates_events_keeps_their_definers() {
+    let (rt, mut conn) = dbtest_tests::blocking_admin();
+    let id = run_id();
+    let other = format!("zz_evdef_{}", &id[id.len() - 8..]);
+    let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_t.sql"),
+        format!(
+            "-- security run {id}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
+             CREATE DEFINER = '{other}'@'%' EVENT e ON SCHEDULE EVERY 1 DAY DO SET @x = 1;\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out) = try_member(&dir, &[("DBTEST_REUSE", "never")]);
+    let template = announced_database(&out).map(|db| {
+        let digest = db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
+        rt.block_on(only_database_like(
+            &mut conn,
+            &format!("dbtest\\_tpl\\_{digest}"),
+        ))
+    });
+    let events: Vec<(String, String)> = template
+        .as_ref()
+        .map(|template| {
+            rt.block_on(
+                sqlx::query_as(
+                    "SELECT CONVERT(DEFINER USING utf8mb4), CONVERT(STATUS USING utf8mb4) \
+                     FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?",
+                )
+                .bind(template)
+                .fetch_all(&mut conn),
+            )
+            .unwrap()
+        })
+        .unwrap_or_default();
+    if let Some(template) = &template {
+        rt.block_on(drop_template(&mut conn, template));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(ok, "{out}");
+    assert_eq!(events, [(format!("{other}@%"), "DISABLED".to_owned())]);
 }
 
 /// `scripts/with-mariadb`, when it cannot use root without a password, makes an account for the

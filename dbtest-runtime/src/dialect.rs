@@ -32,6 +32,12 @@ pub(crate) struct Server {
     pub version_text: String,
     /// `@@max_connections`.
     pub max_connections: u32,
+    /// The `SET SESSION` statement that puts a session of dbtest's back to the settings it
+    /// connected with (`sql_mode`, character set, collation, time zone, foreign key checks), as
+    /// constants read from this process's first session. A clone script ends with it: saved in
+    /// user variables instead, they would be anybody's to change, from a trigger that fires in
+    /// this session while the script copies rows.
+    pub restore_session: String,
 }
 
 /// The oldest versions dbtest is built for.
@@ -78,17 +84,20 @@ impl Server {
             patch_known: patch.is_some(),
             version_text: version.to_owned(),
             max_connections,
+            restore_session: String::new(),
         })
     }
 
     /// Reads `VERSION()`, `@@version_comment` and `@@max_connections`.
     pub(crate) async fn read(conn: &mut MySqlConnection) -> Result<Server, String> {
-        let row = sqlx::query("SELECT VERSION(), @@version_comment, @@max_connections")
-            .fetch_one(conn)
-            .await
-            .map_err(|e| {
-                format!("cannot tell which server this is: SELECT VERSION() failed: {e}")
-            })?;
+        let row = sqlx::query(
+            "SELECT VERSION(), @@version_comment, @@max_connections, @@SESSION.sql_mode, \
+             @@SESSION.character_set_client, @@SESSION.collation_connection, @@SESSION.time_zone, \
+             CAST(@@SESSION.foreign_key_checks AS CHAR)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| format!("cannot tell which server this is: SELECT VERSION() failed: {e}"))?;
         let version = text(&row, 0).ok().flatten().unwrap_or_default();
         let comment = text(&row, 1).ok().flatten().unwrap_or_default();
         let max: u64 = row
@@ -96,7 +105,22 @@ impl Server {
             .ok()
             .flatten()
             .unwrap_or(151);
-        Server::identify(&version, &comment, max.min(u64::from(u32::MAX)) as u32)
+        let mut server = Server::identify(&version, &comment, max.min(u64::from(u32::MAX)) as u32)?;
+        let setting = |i: usize| -> Result<String, String> {
+            let value = text(&row, i).ok().flatten().unwrap_or_default();
+            crate::naming::literal(&value)
+                .ok_or_else(|| format!("unexpected session setting {value:?}"))
+        };
+        server.restore_session = format!(
+            "SET SESSION sql_mode = {}, character_set_client = {}, collation_connection = {}, \
+             time_zone = {}, foreign_key_checks = {}",
+            setting(3)?,
+            setting(4)?,
+            setting(5)?,
+            setting(6)?,
+            setting(7)?
+        );
+        Ok(server)
     }
 
     pub(crate) fn is_mariadb(&self) -> bool {

@@ -181,12 +181,21 @@ pub(crate) async fn prepare_session(
     conn: &mut MySqlConnection,
     server: &Server,
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
+    compat::raw_sql(&prepared_sql(server))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The settings a state is read under, as one statement. Statements dbtest builds are parsed as
+/// utf8mb4 whatever an object's creation left the session with.
+fn prepared_sql(server: &Server) -> String {
+    format!(
         "SET SESSION sql_mode = '{DATA_MODE}', sql_quote_show_create = 1, foreign_key_checks = 0, \
-         autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295{}",
+         autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295, \
+         character_set_client = 'utf8mb4'{}",
         server.state_session_settings()
-    );
-    compat::raw_sql(&sql).execute(conn).await.map(drop)
+    )
 }
 
 /// One object listed in `information_schema`, and how its state is read.
@@ -726,9 +735,15 @@ pub(crate) async fn reset(
     if plan.is_empty() {
         return Ok(Outcome::Reset { restored: 0 });
     }
-    compat::raw_sql(&restore_sql(&plan, template, script, want))
-        .execute(&mut *conn)
-        .await?;
+    compat::raw_sql(&restore_sql(
+        &plan,
+        template,
+        script,
+        want,
+        crate::dialect::server(),
+    ))
+    .execute(&mut *conn)
+    .await?;
     let scope = plan.scope();
     let (mut after, tables) = read_definitions(conn, db, Some(&scope)).await?;
     after.rows = read_rows(conn, db, &tables, script).await?;
@@ -837,7 +852,13 @@ fn plan(have: &State, want: &State, script: &Script) -> Result<Plan, Why> {
 /// The statements that put back what `plan` lists: rows while their tables have no triggers (the
 /// triggers are dropped and made again, as a clone makes them after its rows), in one
 /// transaction; then counters and sequences.
-fn restore_sql(plan: &Plan, template: &str, script: &Script, want: &State) -> String {
+fn restore_sql(
+    plan: &Plan,
+    template: &str,
+    script: &Script,
+    want: &State,
+    server: &Server,
+) -> String {
     let tables: Vec<_> = plan.rows.iter().filter_map(|t| script.table(t)).collect();
     let history = tables
         .iter()
@@ -889,8 +910,9 @@ fn restore_sql(plan: &Plan, template: &str, script: &Script, want: &State) -> St
         sql.push(s.set_sql(false));
     }
     sql.extend(triggers.iter().map(|g| g.create_sql()));
-    // Back to the settings a state is read under (a trigger's creation sets its own).
-    sql.push(format!("SET SESSION sql_mode = '{DATA_MODE}'"));
+    // Back to the settings a state is read under (a trigger's creation sets its own, and a
+    // trigger that fired may have changed the time zone).
+    sql.push(prepared_sql(server));
     sql.join(";\n")
 }
 
@@ -1032,7 +1054,14 @@ mod tests {
                 .collect(),
             ..Plan::default()
         };
-        let sql = restore_sql(&plan, "dbtest_tpl_0123456789abcdef", &script, &state());
+        let server = Server::identify("10.11.19-MariaDB", "", 151).unwrap();
+        let sql = restore_sql(
+            &plan,
+            "dbtest_tpl_0123456789abcdef",
+            &script,
+            &state(),
+            &server,
+        );
         let at = |needle: &str| {
             sql.find(needle)
                 .unwrap_or_else(|| panic!("{needle} in {sql}"))

@@ -37,19 +37,6 @@ pub(crate) const NOT_A_VIEW: &str = " USE INDEX ()";
 /// a silently substituted engine.
 pub(crate) const DATA_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
 
-/// Statements run before and after a script, saving and restoring the session settings it
-/// changes.
-const PROLOGUE: &str = "SET @dbtest_sql_mode = @@SESSION.sql_mode, \
-     @dbtest_csc = @@SESSION.character_set_client, \
-     @dbtest_cc = @@SESSION.collation_connection, \
-     @dbtest_tz = @@SESSION.time_zone, \
-     @dbtest_fkc = @@SESSION.foreign_key_checks";
-const EPILOGUE: &str = "SET SESSION sql_mode = @dbtest_sql_mode, \
-     character_set_client = @dbtest_csc, \
-     collation_connection = @dbtest_cc, \
-     time_zone = @dbtest_tz, \
-     foreign_key_checks = @dbtest_fkc";
-
 /// Why a template could not be read.
 #[derive(Debug)]
 pub(crate) enum SnapshotError {
@@ -358,8 +345,10 @@ impl Script {
     /// The statements that turn the session's (empty) default database into a clone of
     /// `template`: settings saved, tables and sequences, rows, then routines, views, triggers and
     /// events; settings restored.
-    pub(crate) fn clone_sql(&self, template: &str) -> String {
-        let mut out = vec![PROLOGUE.to_owned()];
+    /// `restore` is the statement that puts the session back afterwards
+    /// (`dialect::Server::restore_session`).
+    pub(crate) fn clone_sql(&self, template: &str, restore: &str) -> String {
+        let mut out = Vec::new();
         let history = self
             .tables
             .iter()
@@ -380,7 +369,7 @@ impl Script {
             out.push("SET SESSION system_versioning_insert_history = 0".into());
         }
         out.extend(self.objects.iter().map(Object::create_sql));
-        out.push(EPILOGUE.into());
+        out.push(restore.into());
         out.join(";\n")
     }
 
@@ -952,12 +941,24 @@ pub(crate) fn definer_clauses(user: &str) -> [String; 2] {
 
 /// Removes the current user's `DEFINER=` clause, so the clone's objects belong to whoever clones
 /// (exactly as running the migrations would make them). Other definers are kept verbatim.
+/// Only the clause in the statement's head counts (`CREATE [ALGORITHM=…] DEFINER=… `, as `SHOW
+/// CREATE` prints it): the same text further on is the object's body, and cutting it there would
+/// change what the body says (a string cut after a backslash swallows its closing quote).
 fn strip_definer(create: &str, definer: &[String; 2]) -> String {
+    let Some(rest) = create.strip_prefix("CREATE ") else {
+        return create.to_owned();
+    };
+    let algorithm = rest
+        .strip_prefix("ALGORITHM=")
+        .and_then(|r| r.split_once(' '))
+        .filter(|(word, _)| !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase()))
+        .map_or(0, |(word, _)| "ALGORITHM=".len() + word.len() + 1);
+    let head = "CREATE ".len() + algorithm;
     match definer
         .iter()
-        .find(|clause| create.contains(clause.as_str()))
+        .find(|clause| create[head..].starts_with(clause.as_str()))
     {
-        Some(clause) => create.replacen(clause.as_str(), "", 1),
+        Some(clause) => format!("{}{}", &create[..head], &create[head + clause.len()..]),
         None => create.to_owned(),
     }
 }
@@ -1028,6 +1029,18 @@ mod tests {
         assert_eq!(strip_definer(other, &me), other);
         let host_lookalike = "CREATE DEFINER=`root`@`localhost2` PROCEDURE p() SELECT 1";
         assert_eq!(strip_definer(host_lookalike, &me), host_lookalike);
+        // A view's head has its algorithm first.
+        assert_eq!(
+            strip_definer(
+                "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select 1",
+                &me
+            ),
+            "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 1"
+        );
+        // Another account's object whose body holds this account's clause is left whole: cut
+        // there, `'a\` would escape the quote and the rest would run as statements.
+        let smuggled = r"CREATE DEFINER=`nb`@`%` TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET @v = 'a\DEFINER=`root`@`localhost` ', @w = ';DROP DATABASE x;#'";
+        assert_eq!(strip_definer(smuggled, &me), smuggled);
     }
 
     fn sample() -> Script {
@@ -1091,7 +1104,10 @@ mod tests {
 
     #[test]
     fn clone_copies_rows_before_triggers_and_history_with_timestamps() {
-        let sql = sample().clone_sql("dbtest_tpl_0123456789abcdef");
+        let sql = sample().clone_sql("dbtest_tpl_0123456789abcdef", "SET SESSION sql_mode = ''");
+        // Nothing is kept in user variables, which a trigger firing in the session could change.
+        assert!(!sql.contains("@dbtest"), "{sql}");
+        assert!(sql.ends_with("SET SESSION sql_mode = ''"), "{sql}");
         let at = |needle: &str| {
             sql.find(needle)
                 .unwrap_or_else(|| panic!("{needle} in {sql}"))

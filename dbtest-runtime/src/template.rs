@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
 use crate::registry::{self, Kind};
-use crate::snapshot::{self, Script, MARKER_TABLE};
+use crate::snapshot::{self, Script, MARKER_TABLE, NOT_A_VIEW};
 use crate::{clone, reset, say};
 
 /// A ready template, the script that clones it, and what resetting a clone needs.
@@ -53,7 +53,7 @@ impl Template {
     fn new(name: &str, script: Script, reference: Result<reset::State, String>) -> Template {
         Template {
             name: name.to_owned(),
-            clone_sql: script.clone_sql(name),
+            clone_sql: script.clone_sql(name, &crate::dialect::server().restore_session),
             script,
             reference,
         }
@@ -425,16 +425,21 @@ async fn build_steps(
 /// Their definitions are otherwise copied as they are; a test that wants one to run enables it
 /// (`ALTER EVENT … ENABLE`), which is a change of schema: its database is dropped afterwards.
 async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    let events: Vec<String> = sqlx::query_scalar(
-        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND STATUS <> 'DISABLED' \
-         ORDER BY EVENT_NAME",
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CONVERT(EVENT_NAME USING utf8mb4), CONVERT(DEFINER USING utf8mb4) \
+         FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND STATUS <> 'DISABLED' ORDER BY EVENT_NAME",
     )
     .bind(name)
     .fetch_all(&mut *conn)
     .await?;
-    for event in events {
+    for (event, definer) in events {
+        // With its own definer: `ALTER EVENT` alone makes the event this account's (another
+        // account's event, slipped into the template, would become one that runs as this one).
+        let (user, host) = definer.rsplit_once('@').unwrap_or((&definer, ""));
         compat::raw_sql(&format!(
-            "ALTER EVENT {}.{} DISABLE",
+            "ALTER DEFINER = {}@{} EVENT {}.{} DISABLE",
+            ident(user),
+            ident(host),
             ident(name),
             ident(&event)
         ))
@@ -490,9 +495,6 @@ async fn reference_state(
     template: &Template,
     clones: &[String; 2],
 ) -> Result<Result<reset::State, String>> {
-    reset::prepare_session(conn, crate::dialect::server())
-        .await
-        .map_err(failed(&template.name, "preparing to read its clones"))?;
     let mut states = Vec::new();
     for clone in clones {
         clone::clone_into(
@@ -504,6 +506,10 @@ async fn reference_state(
             None,
         )
         .await?;
+        // After the clone: it ends by restoring the session's own settings.
+        reset::prepare_session(conn, crate::dialect::server())
+            .await
+            .map_err(failed(&template.name, "preparing to read its clones"))?;
         match reset::read(conn, clone, &template.script).await {
             Ok(state) => states.push(state),
             Err(e) => {
@@ -554,10 +560,10 @@ async fn write_marker(
         no_reset.as_deref(),
     );
     compat::query(&format!(
-        "INSERT INTO {}.{} (id, format_version, migration_key, built_by, script, state, no_reset) \
-         VALUES (1, ?, ?, CURRENT_USER(), ?, ?, ?)",
-        ident(name),
-        ident(MARKER_TABLE)
+        "INSERT INTO {m} (id, format_version, migration_key, built_by, script, state, no_reset) \
+         SELECT 1, ?, ?, CURRENT_USER(), ?, ?, ? \
+         FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM {m}{NOT_A_VIEW} WHERE FALSE)",
+        m = format!("{}.{}", ident(name), ident(MARKER_TABLE)),
     ))
     .bind(FORMAT_VERSION)
     .bind(&set.key)
