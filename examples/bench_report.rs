@@ -1,5 +1,5 @@
-//! The benchmark: the suite of `examples/bench` (a 79-migration, 47-table, 72-foreign-key schema;
-//! 24 tests that read seed data and write a few rows) on one server, in one run, under
+//! The benchmark: the suite of `examples/bench` (a 164-migration, 100-table, 164-foreign-key schema;
+//! 48 tests that read seed data and write a few rows) on one server, in one run, under
 //!
 //! - `#[sqlx::test]` (every test runs every migration),
 //! - `#[db_test]` with clone + drop (`DBTEST_REUSE=never`, no warm pool),
@@ -60,27 +60,30 @@ fn main() {
     let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
 
     let mut rows: Vec<Row_> = Vec::new();
-    let run =
-        |name: &str, bin: &str, env: &[(&str, &str)], threads: &str| -> (Duration, Vec<Duration>) {
-            let _ = std::fs::remove_file(&timings);
-            let started = Instant::now();
-            let out = Command::new(bin)
-                .args(["-q", "--test-threads", threads])
-                .env_remove("DATABASE_URL")
-                .env_remove("DBTEST_DATABASE_URL")
-                .env("DBTEST_TIMINGS", &timings)
-                .envs(env.iter().copied())
-                .current_dir(BENCH_DIR)
-                .output()
-                .expect("run the suite");
-            let wall = started.elapsed();
-            assert!(
-                out.status.success(),
-                "{name} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (wall, acquisitions(&timings))
-        };
+    let run = |name: &str,
+               bin: &str,
+               env: &[(&str, &str)],
+               threads: &str|
+     -> (Duration, (Vec<Duration>, Vec<Duration>)) {
+        let _ = std::fs::remove_file(&timings);
+        let started = Instant::now();
+        let out = Command::new(bin)
+            .args(["-q", "--test-threads", threads])
+            .env_remove("DATABASE_URL")
+            .env_remove("DBTEST_DATABASE_URL")
+            .env("DBTEST_TIMINGS", &timings)
+            .envs(env.iter().copied())
+            .current_dir(BENCH_DIR)
+            .output()
+            .expect("run the suite");
+        let wall = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{name} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (wall, acquisitions(&timings))
+    };
 
     let dbtest_env = |extra: &[(&'static str, &'static str)]| {
         let mut env: Vec<(&str, String)> = vec![("DBTEST_DATABASE_URL", base.clone())];
@@ -92,7 +95,14 @@ fn main() {
     let sqlx_env = vec![("DATABASE_URL", sqlx_url.clone())];
     for threads in ["1", "2", "8"] {
         let (wall, _) = run("sqlx::test", &sqlx_bin, &as_refs(&sqlx_env), threads);
-        rows.push(Row_::new("#[sqlx::test]", "-", threads, wall, &[], tests));
+        rows.push(Row_::new(
+            "#[sqlx::test]",
+            "-",
+            threads,
+            wall,
+            &Default::default(),
+            tests,
+        ));
     }
     let (wall, per_test) = nextest(&[("DATABASE_URL", &sqlx_url)], &["--features", "sqlx-test"]);
     rows.push(Row_::new(
@@ -100,7 +110,7 @@ fn main() {
         "-",
         "nextest",
         wall,
-        &per_test,
+        &(per_test, Vec::new()),
         tests,
     ));
 
@@ -137,10 +147,11 @@ fn main() {
         .unwrap();
 
     println!("\n{tests} tests; acquisition = from a test's start to its body (p50/p95; for #[sqlx::test] under");
-    println!("nextest, whole-test times; under cargo test it is not observable, shown as wall x threads / tests)\n");
+    println!("nextest, whole-test times; under cargo test it is not observable, shown as wall x threads / tests);");
+    println!("critical path = dbtest's share of a test, everything but its body (p50/p95)\n");
     println!(
-        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>12}",
-        "mode", "state", "threads", "wall", "acq p50", "acq p95", "vs sqlx"
+        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "mode", "state", "threads", "wall", "acq p50", "acq p95", "crit p50", "crit p95", "vs sqlx"
     );
     let sqlx_wall: BTreeMap<String, Duration> = rows
         .iter()
@@ -151,9 +162,12 @@ fn main() {
         let ratio = sqlx_wall.get(&r.threads).map_or(String::new(), |s| {
             format!("{:.1}x", s.as_secs_f64() / r.wall.as_secs_f64())
         });
+        let (c50, c95) = r.critical.map_or((String::new(), String::new()), |(a, b)| {
+            (format!("{a:.1?}"), format!("{b:.1?}"))
+        });
         println!(
-            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>12}",
-            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, ratio
+            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>10} {:>10} {:>12}",
+            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, c50, c95, ratio
         );
     }
 
@@ -172,6 +186,8 @@ struct Row_ {
     wall: Duration,
     p50: Duration,
     p95: Duration,
+    /// dbtest's critical path (all but the body), p50 and p95; none for `#[sqlx::test]`.
+    critical: Option<(Duration, Duration)>,
 }
 
 impl Row_ {
@@ -180,7 +196,7 @@ impl Row_ {
         state: &str,
         threads: &str,
         wall: Duration,
-        acquisitions: &[Duration],
+        (acquisitions, critical): &(Vec<Duration>, Vec<Duration>),
         tests: usize,
     ) -> Row_ {
         let (p50, p95) = if acquisitions.is_empty() {
@@ -197,6 +213,8 @@ impl Row_ {
             wall,
             p50,
             p95,
+            critical: (!critical.is_empty())
+                .then(|| (percentile(critical, 50), percentile(critical, 95))),
         }
     }
 }
@@ -213,18 +231,28 @@ fn percentile(v: &[Duration], p: usize) -> Duration {
         .min(v.len() - 1)]
 }
 
-/// Per-test acquisition times from a DBTEST_TIMINGS file: template + acquire.
-fn acquisitions(path: &Path) -> Vec<Duration> {
+/// Per-test times from a DBTEST_TIMINGS file (test, template, acquire, body, release): the
+/// acquisition (template + acquire) and dbtest's whole share of the test, its critical path
+/// (everything but the body: template + acquire + release).
+fn acquisitions(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Some(Duration::from_micros(
-                f.get(1)?.parse::<u64>().ok()? + f.get(2)?.parse::<u64>().ok()?,
+            let f: Vec<u64> = l
+                .split('\t')
+                .skip(1)
+                .map(|v| v.parse().ok())
+                .collect::<Option<_>>()?;
+            let [template, acquire, _body, release] = f[..] else {
+                return None;
+            };
+            Some((
+                Duration::from_micros(template + acquire),
+                Duration::from_micros(template + acquire + release),
             ))
         })
-        .collect()
+        .unzip()
 }
 
 /// `cargo nextest run -p bench`: wall time, and per-test times from its output.
@@ -298,7 +326,7 @@ fn floor_vs_clone(
     base: &str,
     timings: &Path,
 ) {
-    // A fresh clone, measured by the runtime (connection slot, clone request), 24 times.
+    // A fresh clone, measured by the runtime (connection slot, clone request), once per test.
     let env = [
         ("DBTEST_DATABASE_URL", base),
         ("DBTEST_REUSE", "never"),

@@ -28,7 +28,7 @@ async fn seed(pool: &MySqlPool) -> sqlx::Result<u64> {
 
 async fn scenario(pool: &MySqlPool, kind: u32) -> sqlx::Result<()> {
     let org = seed(pool).await?;
-    match kind % 5 {
+    match kind % 8 {
         0 => {
             let project =
                 sqlx::query("INSERT INTO projects (organization_id, name) VALUES (?, 'Launch')")
@@ -130,6 +130,95 @@ async fn scenario(pool: &MySqlPool, kind: u32) -> sqlx::Result<()> {
             .await?;
             assert!(perms > 0);
         }
+        5 => {
+            // Accounting: a journal entry posted to two accounts of the seeded chart.
+            let year = sqlx::query(
+                "INSERT INTO fiscal_years (organization_id, starts_on, ends_on) VALUES (?, '2026-01-01', '2026-12-31')",
+            )
+            .bind(org)
+            .execute(pool)
+            .await?
+            .last_insert_id();
+            let journal = sqlx::query(
+                "INSERT INTO journals (organization_id, code, name) VALUES (?, 'GEN', 'General')",
+            )
+            .bind(org)
+            .execute(pool)
+            .await?
+            .last_insert_id();
+            let entry = sqlx::query(
+                "INSERT INTO journal_entries (journal_id, fiscal_year_id, user_id, posted_on) VALUES (?, ?, 1, '2026-03-01')",
+            )
+            .bind(journal)
+            .bind(year)
+            .execute(pool)
+            .await?
+            .last_insert_id();
+            sqlx::query(
+                "INSERT INTO journal_lines (journal_entry_id, account_id, debit_cents, credit_cents) \
+                 SELECT ?, id, IF(code = '1000', 5000, 0), IF(code = '4000', 5000, 0) FROM accounts \
+                 WHERE code IN ('1000', '4000')",
+            )
+            .bind(entry)
+            .execute(pool)
+            .await?;
+            let memo: String = sqlx::query_scalar(
+                "SELECT CONVERT(memo USING utf8mb4) FROM journal_entries WHERE id = ?",
+            )
+            .bind(entry)
+            .fetch_one(pool)
+            .await?;
+            assert_eq!(memo, "posted", "the trigger marks posted entries");
+        }
+        6 => {
+            // Support: a ticket with a message, then its subject edited.
+            let queue =
+                sqlx::query("INSERT INTO ticket_queues (organization_id, name) VALUES (?, 'Help')")
+                    .bind(org)
+                    .execute(pool)
+                    .await?
+                    .last_insert_id();
+            let ticket = sqlx::query(
+                "INSERT INTO tickets (ticket_queue_id, user_id, subject) VALUES (?, 1, 'Login fails')",
+            )
+            .bind(queue)
+            .execute(pool)
+            .await?
+            .last_insert_id();
+            sqlx::query(
+                "INSERT INTO ticket_messages (ticket_id, user_id, body) VALUES (?, 1, 'Since today')",
+            )
+            .bind(ticket)
+            .execute(pool)
+            .await?;
+            sqlx::query("UPDATE tickets SET subject = '  Login fails on SSO  ' WHERE id = ?")
+                .bind(ticket)
+                .execute(pool)
+                .await?;
+            let subject: String = sqlx::query_scalar(
+                "SELECT CONVERT(subject USING utf8mb4) FROM tickets WHERE id = ?",
+            )
+            .bind(ticket)
+            .fetch_one(pool)
+            .await?;
+            assert_eq!(subject, "Login fails on SSO");
+        }
+        7 => {
+            // CRM: a lead, and a stage of the seeded pipeline.
+            sqlx::query(
+                "INSERT INTO leads (organization_id, user_id, email, score) VALUES (?, 1, 'lead@example.org', -5)",
+            )
+            .bind(org)
+            .execute(pool)
+            .await?;
+            let (score, stages): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT score FROM leads WHERE email = 'lead@example.org'), \
+                 (SELECT COUNT(*) FROM opportunity_stages)",
+            )
+            .fetch_one(pool)
+            .await?;
+            assert_eq!((score, stages), (0, 5), "the trigger floors scores at 0");
+        }
         _ => {
             sqlx::query("UPDATE settings SET value = '2000' WHERE name = 'invoice.next'")
                 .execute(pool)
@@ -161,7 +250,10 @@ macro_rules! bench_tests {
 }
 
 bench_tests! {
-    t00 => 0, t01 => 1, t02 => 2, t03 => 3, t04 => 4, t05 => 0, t06 => 1, t07 => 2,
-    t08 => 3, t09 => 4, t10 => 0, t11 => 1, t12 => 2, t13 => 3, t14 => 4, t15 => 0,
-    t16 => 1, t17 => 2, t18 => 3, t19 => 4, t20 => 0, t21 => 1, t22 => 2, t23 => 3,
+    t00 => 0, t01 => 1, t02 => 2, t03 => 3, t04 => 4, t05 => 5, t06 => 6, t07 => 7,
+    t08 => 0, t09 => 1, t10 => 2, t11 => 3, t12 => 4, t13 => 5, t14 => 6, t15 => 7,
+    t16 => 0, t17 => 1, t18 => 2, t19 => 3, t20 => 4, t21 => 5, t22 => 6, t23 => 7,
+    t24 => 0, t25 => 1, t26 => 2, t27 => 3, t28 => 4, t29 => 5, t30 => 6, t31 => 7,
+    t32 => 0, t33 => 1, t34 => 2, t35 => 3, t36 => 4, t37 => 5, t38 => 6, t39 => 7,
+    t40 => 0, t41 => 1, t42 => 2, t43 => 3, t44 => 4, t45 => 5, t46 => 6, t47 => 7,
 }

@@ -1,0 +1,1 @@
+ALTER TABLE leave_requests ADD KEY leave_requests_status (status, starts_on);

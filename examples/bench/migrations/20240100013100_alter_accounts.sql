@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD UNIQUE KEY accounts_org_code (organization_id, code);

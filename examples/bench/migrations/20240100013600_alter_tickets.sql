@@ -1,0 +1,1 @@
+ALTER TABLE tickets ADD COLUMN closed_at TIMESTAMP NULL;

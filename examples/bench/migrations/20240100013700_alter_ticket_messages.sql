@@ -1,0 +1,1 @@
+ALTER TABLE ticket_messages ADD COLUMN internal TINYINT(1) NOT NULL DEFAULT 0;

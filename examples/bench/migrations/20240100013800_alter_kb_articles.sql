@@ -1,0 +1,1 @@
+ALTER TABLE kb_articles ADD COLUMN published TINYINT(1) NOT NULL DEFAULT 0;

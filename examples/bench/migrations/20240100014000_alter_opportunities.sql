@@ -1,0 +1,1 @@
+ALTER TABLE opportunities ADD COLUMN closes_on DATE NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE coupons ADD COLUMN expires_on DATE NULL;

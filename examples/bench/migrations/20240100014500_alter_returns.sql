@@ -1,0 +1,1 @@
+ALTER TABLE returns ADD COLUMN status VARCHAR(20) NOT NULL DEFAULT 'requested';

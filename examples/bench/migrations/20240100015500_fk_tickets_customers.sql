@@ -1,0 +1,1 @@
+ALTER TABLE tickets ADD CONSTRAINT fk_tickets_customer_id FOREIGN KEY (customer_id) REFERENCES customers (id);

@@ -1,0 +1,1 @@
+ALTER TABLE contracts ADD CONSTRAINT fk_contracts_quote_id FOREIGN KEY (quote_id) REFERENCES quotes (id);

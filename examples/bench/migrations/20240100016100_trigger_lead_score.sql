@@ -1,0 +1,2 @@
+CREATE TRIGGER leads_score BEFORE INSERT ON leads FOR EACH ROW
+SET NEW.score = GREATEST(NEW.score, 0);

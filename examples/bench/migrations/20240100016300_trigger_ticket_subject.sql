@@ -1,0 +1,2 @@
+CREATE TRIGGER tickets_subject BEFORE UPDATE ON tickets FOR EACH ROW
+SET NEW.subject = TRIM(NEW.subject);
