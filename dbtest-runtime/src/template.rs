@@ -256,7 +256,7 @@ fn unsealed(name: &str, why: &str) -> Option<Template> {
     say::once(
         &format!("{name} seal"),
         &format!(
-            "dbtest: template `{name}`: its ready marker {why} (changed by another account?); building it again"
+            "dbtest: template `{name}`: its ready marker {why} (changed by another account, or a build that stopped short?); building it again"
         ),
     );
     None
