@@ -59,6 +59,28 @@ fn run_member(dir: &std::path::Path) -> String {
     announced_database(&out).expect("the member named its database")
 }
 
+/// A directory holding one migration, `sql`, with a comment naming run `id` (so its template is
+/// this run's own).
+fn migrations_dir(id: &str, sql: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("1_t.sql"),
+        format!("-- security run {id}\n{sql}\n"),
+    )
+    .unwrap();
+    dir
+}
+
+/// The template test database `db` was cloned from (its name carries the template's digest).
+fn template_of(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, db: &str) -> String {
+    let digest = &db["dbtest_db_".len().."dbtest_db_".len() + 8];
+    rt.block_on(only_database_like(
+        conn,
+        &format!("dbtest\\_tpl\\_{digest}"),
+    ))
+}
+
 /// A cold template of a test's own, built by one run of `member` on one migration, and the
 /// server connection the test plays this user on.
 struct Scene {
@@ -73,19 +95,9 @@ impl Scene {
     fn new(migration: &str) -> Scene {
         let (rt, mut conn) = dbtest_tests::blocking_admin();
         let id = run_id();
-        let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("1_t.sql"),
-            format!("-- security run {id}\n{migration}\n"),
-        )
-        .unwrap();
+        let dir = migrations_dir(&id, migration);
         let first = run_member(&dir);
-        let digest = &first["dbtest_db_".len().."dbtest_db_".len() + 8];
-        let template = rt.block_on(only_database_like(
-            &mut conn,
-            &format!("dbtest\\_tpl\\_{digest}"),
-        ));
+        let template = template_of(&rt, &mut conn, &first);
         Scene {
             rt,
             conn,
@@ -470,17 +482,11 @@ fn a_trigger_firing_in_a_clone_cannot_choose_its_sessions_settings() {
 /// such an object into a template while it is built could run statements of its own.
 #[test]
 fn an_object_made_under_an_escape_unsafe_character_set_is_refused() {
-    let dir = std::env::temp_dir().join(format!("dbtest-security-gbk-{}", run_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("1_gbk.sql"),
-        format!(
-            "-- run {}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
-             SET NAMES gbk;\nCREATE PROCEDURE p() SET @x = 'plain';\nSET NAMES utf8mb4;\n",
-            run_id()
-        ),
-    )
-    .unwrap();
+    let dir = migrations_dir(
+        &run_id(),
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
+         SET NAMES gbk;\nCREATE PROCEDURE p() SET @x = 'plain';\nSET NAMES utf8mb4;",
+    );
     let (ok, out) = try_member(&dir, &[]);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!ok, "{out}");
@@ -508,26 +514,17 @@ fn a_seal_by_an_account_whose_name_differs_only_in_case_is_not_trusted() {
          CREATE USER '{them}'@'%' IDENTIFIED BY '{password}'"
     ))))
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("1_t.sql"),
-        format!("-- security run {id}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n"),
-    )
-    .unwrap();
+    let dir = migrations_dir(
+        &id,
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);",
+    );
     let as_me = url_for(&me, &password);
     let env = [
         ("DBTEST_DATABASE_URL", as_me.as_str()),
         ("DBTEST_REUSE", "never"),
     ];
     let (first_ok, first) = try_member(&dir, &env);
-    let template = announced_database(&first).map(|db| {
-        let digest = db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
-        rt.block_on(only_database_like(
-            &mut conn,
-            &format!("dbtest\\_tpl\\_{digest}"),
-        ))
-    });
+    let template = announced_database(&first).map(|db| template_of(&rt, &mut conn, &db));
     let resealed = template.as_ref().map(|template| {
         rt.block_on(async {
             conn.execute(sql::raw_sql(&format!(
@@ -582,24 +579,15 @@ fn disabling_a_templates_events_keeps_their_definers() {
     let (rt, mut conn) = dbtest_tests::blocking_admin();
     let id = run_id();
     let other = format!("zz_evdef_{}", &id[id.len() - 8..]);
-    let dir = std::env::temp_dir().join(format!("dbtest-security-{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("1_t.sql"),
-        format!(
-            "-- security run {id}\nCREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
-             CREATE DEFINER = '{other}'@'%' EVENT e ON SCHEDULE EVERY 1 DAY DO SET @x = 1;\n"
+    let dir = migrations_dir(
+        &id,
+        &format!(
+            "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);\n\
+             CREATE DEFINER = '{other}'@'%' EVENT e ON SCHEDULE EVERY 1 DAY DO SET @x = 1;"
         ),
-    )
-    .unwrap();
+    );
     let (ok, out) = try_member(&dir, &[("DBTEST_REUSE", "never")]);
-    let template = announced_database(&out).map(|db| {
-        let digest = db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
-        rt.block_on(only_database_like(
-            &mut conn,
-            &format!("dbtest\\_tpl\\_{digest}"),
-        ))
-    });
+    let template = announced_database(&out).map(|db| template_of(&rt, &mut conn, &db));
     let events: Vec<(String, String)> = template
         .as_ref()
         .map(|template| {

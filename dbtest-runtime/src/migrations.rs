@@ -179,7 +179,7 @@ fn digest(migrator: Option<&Migrator>) -> String {
             }
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::naming::hex(&h.finalize())
 }
 
 #[cfg(test)]
@@ -253,7 +253,7 @@ mod tests {
         // An empty default migrator hashes as before the table name was considered.
         let mut h = Sha256::new();
         h.update(format!("dbtest format {FORMAT_VERSION}\n"));
-        let before: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let before: String = crate::naming::hex(&h.finalize());
         assert_eq!(digest(Some(&default)), before);
     }
 

@@ -68,6 +68,11 @@ pub fn slot_lock(i: u32) -> String {
     format!("{PREFIX}slot_{i}")
 }
 
+/// `bytes` as lower-case hex digits (digests, keys, passwords).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// 32 random bits (not for secrets).
 pub fn random_u32() -> u32 {
     unique() as u32

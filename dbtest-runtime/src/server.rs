@@ -300,7 +300,7 @@ fn new_password() -> Result<String, Error> {
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|e| fail(format!("cannot read /dev/urandom for a password: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::naming::hex(&bytes))
 }
 
 /// Writes `text` to `path` as a new file of mode `mode`, never through a link: through a

@@ -106,7 +106,7 @@ const SEAL: &str = "_dbtest_seal";
 fn account_key(key: &str, account: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{key}\naccount {account}\n"));
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::naming::hex(&h.finalize())
 }
 
 async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
@@ -282,7 +282,7 @@ fn seal_digest(
             None => h.update("\x1f-1\x1f"),
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::naming::hex(&h.finalize())
 }
 
 /// Why ready template `name`'s test databases are dropped after each test instead of being reset
