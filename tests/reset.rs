@@ -23,7 +23,7 @@ use dbtest_tests::{
     only_database_like, run_id, serial, sql, text, SWEEPS,
 };
 use sqlx::migrate::Migrator;
-use sqlx::{Connection, Executor, MySqlConnection, MySqlPool};
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool, Row};
 
 const DIR_ENV: &str = "DBTEST_RESET_MIGRATIONS";
 const CHANGE_ENV: &str = "DBTEST_RESET_CHANGE";
@@ -43,6 +43,31 @@ const RESETS: &str = "dbtest_tests_resets";
 const STOP_ENV: &str = "DBTEST_RESET_STOP";
 /// Tests that claim and give back while sweeps run.
 const ROUNDS: usize = 40;
+/// A change of a table's parent that leaves the table's own file as it was.
+const PARENT_REPLACED: &str = "parent replaced";
+/// Changes made in a later second than the proof of the pool database they run in: the reset
+/// then reads only the definitions of tables whose files changed since (see `reset::Gate`).
+const LATER: &[&str] = &[
+    "innodb insert",
+    "row in an empty table",
+    "history in an empty table",
+    "column default",
+    "untouched table's default",
+    "untouched table's comment",
+    "untouched table's index",
+    "table comment",
+    "index made ignored",
+    "column renamed",
+    "check added",
+    "foreign key dropped",
+    "foreign key rule",
+    "counter set by alter table",
+    "innodb truncate",
+    "table renamed",
+    PARENT_REPLACED,
+    "view replaced",
+    "trigger body",
+];
 
 static SET: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
@@ -63,6 +88,8 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     // Rows, in every engine.
     ("innodb insert", "INSERT INTO items (sku, name, price) VALUES ('n-1', 'Nail', 0.10)", Reset),
     ("innodb update", "UPDATE items SET price = price + 1 WHERE id = 1", Reset),
+    ("row in an empty table", "INSERT INTO drafts (body) VALUES ('first draft')", Reset),
+    ("history in an empty table", "INSERT INTO drafts_hist VALUES (1); DELETE FROM drafts_hist", Reset),
     ("innodb update to same values", "UPDATE items SET price = price", Reset),
     // Values that print alike: FLOAT with 6 digits, an ENUM's error value and its '' member.
     ("float value", "UPDATE measures SET weight = 123456.8 WHERE id = 1", Reset),
@@ -131,6 +158,11 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("keys disabled", "ALTER TABLE m_lookup DISABLE KEYS", Drop),
     // ALTER TABLE: options.
     ("table comment", "ALTER TABLE items COMMENT = 'changed'", Drop),
+    // Tables no reset puts back unless their rows changed (`items` has a FULLTEXT index: it is
+    // put back, and read again, after every test).
+    ("untouched table's default", "ALTER TABLE measures ALTER COLUMN kind SET DEFAULT 'a'", Drop),
+    ("untouched table's comment", "ALTER TABLE tags COMMENT = 'labels'", Drop),
+    ("untouched table's index", "ALTER TABLE measures ADD INDEX k_weight (weight)", Drop),
     ("table engine", "ALTER TABLE m_lookup ENGINE = Aria", Drop),
     ("row format", "ALTER TABLE items ROW_FORMAT = COMPACT", Drop),
     ("default charset", "ALTER TABLE audit DEFAULT CHARSET = latin1", Drop),
@@ -148,6 +180,11 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("table created", "CREATE TABLE extra (id INT PRIMARY KEY)", Drop),
     ("table dropped", "DROP TABLE tags", Drop),
     ("table renamed", "RENAME TABLE tags TO labels", Drop),
+    // Only what `orders` shows of its parent changes (its foreign key names `items_gone`), not
+    // `orders` itself: the new `items` equals the old.
+    (PARENT_REPLACED, "SET FOREIGN_KEY_CHECKS = 0; RENAME TABLE items TO items_gone; \
+      CREATE TABLE items LIKE items_gone; INSERT INTO items (id, sku, name, price, qty, note) \
+      SELECT id, sku, name, price, qty, note FROM items_gone; DROP TABLE items_gone", Drop),
     // Views.
     ("view replaced", "CREATE OR REPLACE VIEW v_items AS SELECT id FROM items", Drop),
     ("view algorithm", "ALTER ALGORITHM = TEMPTABLE SQL SECURITY DEFINER VIEW v_items AS \
@@ -608,6 +645,126 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
         pooled_count, resets,
         "every row-only change was reset and reused"
     );
+}
+
+/// The reset takes the definition of a table whose `CREATE_TIME` is older than the last proof
+/// of its database as unchanged. Each change of `LATER` runs in a pool database a reset proved
+/// clean in an earlier second (so every table but those the change touches is old), and must end
+/// as the matrix says: dropped, or back in the pool equal to a fresh clone by a client dump.
+#[test]
+fn changes_long_after_the_last_proof_are_found_as_surely() {
+    let _serial = serial(RESETS);
+    let Some((rt, mut conn)) = on_mariadb() else {
+        return;
+    };
+    let dir = private_migrations();
+    let (fresh, _) = run_member(&dir, "fresh", "never", "always", &[]).unwrap();
+    let template = template_of(&rt, &mut conn, &fresh);
+    let owner: String = rt
+        .block_on(
+            sql::query_scalar("SELECT CONVERT(CURRENT_USER() USING utf8mb4)").fetch_one(&mut conn),
+        )
+        .unwrap();
+    let want = Observed::of(&rt, &mut conn, &fresh, &owner);
+    let mut failures = Vec::new();
+    for change in LATER {
+        let expect = CHANGES.iter().find(|c| c.0 == *change).unwrap().2;
+        // A database alone in the pool, proven clean (by the reset after a test that read only)
+        // in a later second than its tables were made or last put back.
+        let pooled = |conn: &mut MySqlConnection| -> Option<(String, Option<i64>)> {
+            rt.block_on(
+                sql::query(
+                    "SELECT CONVERT(name USING utf8mb4), clean_since FROM dbtest_registry.databases \
+                     WHERE template = ? AND ready_at IS NOT NULL",
+                )
+                .bind(&template)
+                .fetch_optional(conn),
+            )
+            .unwrap()
+            .map(|row| (text(&row, 0), row.get::<Option<i64>, _>(1)))
+        };
+        let later_than = |conn: &mut MySqlConnection, second: i64| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while rt
+                .block_on(sql::query_scalar::<i64>("SELECT UNIX_TIMESTAMP()").fetch_one(&mut *conn))
+                .unwrap()
+                <= second
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the server's clock stands still"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        };
+        if pooled(&mut conn).is_none() {
+            // A fresh clone, proven in the second it was made; then proven again later.
+            run_member(&dir, "read only", "reset", "never", &[]).unwrap();
+            let (_, made) = pooled(&mut conn).expect("a pool database");
+            later_than(&mut conn, made.expect("a proof time"));
+            run_member(&dir, "read only", "reset", "never", &[]).unwrap();
+        }
+        let Some((db, Some(proven))) = pooled(&mut conn) else {
+            failures.push(format!(
+                "before `{change}`: no pool database with a proof time"
+            ));
+            continue;
+        };
+        later_than(&mut conn, proven);
+        let (claimed, stderr) = match run_member(&dir, change, "reset", "never", &[]) {
+            Ok(done) => done,
+            Err((_, failed)) => {
+                failures.push(failed);
+                continue;
+            }
+        };
+        if claimed != db {
+            failures.push(format!(
+                "`{change}` ran in `{claimed}`, not in the pool's `{db}`"
+            ));
+            continue;
+        }
+        // The gate was open: most tables were not read.
+        let skipped = stderr.lines().find_map(|l| {
+            l.split(" tables ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        });
+        if skipped.unwrap_or(0) == 0 {
+            failures.push(format!(
+                "after `{change}` no table was taken as unchanged: {stderr}"
+            ));
+        }
+        let pooled: Option<String> = rt
+            .block_on(
+                sql::query_scalar("SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL")
+                    .bind(&db)
+                    .fetch_optional(&mut conn),
+            )
+            .unwrap();
+        match (expect, pooled.is_some()) {
+            (Reset, true) => {
+                let got = Observed::of(&rt, &mut conn, &db, &owner);
+                if got != want {
+                    failures.push(format!(
+                        "LEAK after `{change}`: `{db}` went back to the pool unlike a fresh clone: {}",
+                        got.difference(&want)
+                    ));
+                }
+            }
+            (Reset, false) => failures.push(format!("after `{change}` `{db}` was not reset")),
+            (_, true) => failures.push(format!(
+                "LEAK after `{change}`: `{db}` went back to the pool"
+            )),
+            (_, false) => {}
+        }
+    }
+    drop_all_of(&rt, &mut conn, &template, &[&fresh]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// A template whose clones cannot be reset (here: its marker says so, as a build does when two

@@ -68,6 +68,7 @@ const KEYWORDS: &[&str] = &[
     "THEN",
     "TIMESTAMPDIFF",
     "UNION",
+    "UNIX_TIMESTAMP",
     "USE",
     "USING",
     "WHEN",

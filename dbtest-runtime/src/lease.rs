@@ -53,6 +53,8 @@ pub(crate) struct TestDb {
     /// Holds the owner lock and the connection slot; also applies fixtures, resets or drops.
     owner: MySqlConnection,
     template: Arc<Template>,
+    /// Since when a reset proved it clean (a pool database), on the server's clock.
+    clean_since: Option<i64>,
 }
 
 /// A database for the test at `test_path`: a clean one from the warm pool if there is one, else a
@@ -73,8 +75,8 @@ pub(crate) async fn acquire(
     } else {
         None
     };
-    let name = match claimed {
-        Some(name) => name,
+    let (name, clean_since) = match claimed {
+        Some(claimed) => claimed,
         None => {
             // A reused database serves many tests, so only a single-use one is named after its test.
             let label = if reusable { "" } else { test_path };
@@ -95,6 +97,7 @@ pub(crate) async fn acquire(
                         name,
                         owner,
                         template: template.clone(),
+                        clean_since: None,
                     },
                     Ending::Drop,
                     test_path,
@@ -102,7 +105,7 @@ pub(crate) async fn acquire(
                 .await;
                 return Err(e);
             }
-            name
+            (name, None)
         }
     };
     pool::started();
@@ -113,6 +116,7 @@ pub(crate) async fn acquire(
         name,
         owner,
         template: template.clone(),
+        clean_since,
     };
     for fixture in fixtures {
         let applied = db::bounded(
@@ -164,6 +168,7 @@ pub(crate) async fn release(
         name,
         mut owner,
         template,
+        clean_since,
     } = db;
     pool::ended();
     let ended = db::bounded(
@@ -183,7 +188,15 @@ pub(crate) async fn release(
                         .map_err(fail)
                 }
                 Ending::Reuse if settings.reuse => {
-                    match pool::give_back(settings, &mut owner, &name, &template, test_path).await {
+                    match pool::give_back(
+                        settings,
+                        &mut owner,
+                        &name,
+                        &template,
+                        clean_since,
+                        test_path,
+                    )
+                    .await {
                         Ok(true) => return Ok(false),
                         Ok(false) => {}
                         // Not provably clean: dropped below (which fails too if the server is gone).

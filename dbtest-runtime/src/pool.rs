@@ -24,12 +24,13 @@ use crate::template::Template;
 use crate::{clone, say, slot};
 
 /// Takes a clean database of `template` from the pool for `test_path`: its owner lock, then its
-/// registry row. Ends with it as the session's default database.
+/// registry row. Ends with it as the session's default database. Returns its name and since when
+/// a reset proved it clean (see `reset::Gate`).
 pub(crate) async fn claim(
     owner: &mut MySqlConnection,
     template: &Template,
     test_path: &str,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
     // Only names of this template's databases: a row of the registry (a table every account
     // with the grant on `dbtest\_%` may write) naming another database is never used.
     let candidates: Vec<String> = registry::ready_candidates(owner, &template.name, 8)
@@ -50,25 +51,26 @@ pub(crate) async fn claim(
         .await?;
     let got = db::text(&row, 0)?;
     let Some(name) = got else { return Ok(None) };
-    if !registry::claim(owner, &name, test_path).await? {
+    let Some(clean_since) = registry::claim(owner, &name, test_path).await? else {
         // Swept or claimed between the listing and the lock: not ours after all.
         db::release_lock(owner, &name).await?;
         return Ok(None);
-    }
+    };
     compat::raw_sql(&format!("USE {}", ident(&name)))
         .execute(&mut *owner)
         .await?;
-    Ok(Some(name))
+    Ok(Some((name, clean_since)))
 }
 
 /// Puts database `name` of `template`, whose test passed, back into the pool if it can be proven
 /// equal to a fresh clone (resetting what a test may change without DDL) and the pool has room.
-/// False: the caller drops it.
+/// False: the caller drops it. `clean_since`: since when a reset proved it clean, if one did.
 pub(crate) async fn give_back(
     settings: &Settings,
     owner: &mut MySqlConnection,
     name: &str,
     template: &Template,
+    clean_since: Option<i64>,
     test_path: &str,
 ) -> Result<bool, sqlx::Error> {
     // Said once, when the template was loaded (`template::ensure`).
@@ -80,11 +82,19 @@ pub(crate) async fn give_back(
         return Ok(false);
     }
     reset::prepare_session(owner, crate::dialect::server()).await?;
-    let outcome = reset::reset(owner, name, &template.name, &template.script, reference).await?;
+    let outcome = reset::reset(
+        owner,
+        name,
+        &template.name,
+        &template.script,
+        reference,
+        clean_since,
+    )
+    .await?;
     match outcome {
-        Outcome::Reset { restored } => {
+        Outcome::Reset { restored, proven } => {
             tracing::debug!(database = name, restored, "reset and back in the warm pool");
-            registry::mark_ready(owner, name).await?;
+            registry::mark_ready(owner, name, proven).await?;
             Ok(true)
         }
         Outcome::Drop(why) => {
@@ -238,7 +248,7 @@ async fn make_ready(settings: &Settings, template: &Template, name: &str) -> Res
     )
     .await
     {
-        Ok(()) => registry::mark_ready(&mut owner, name)
+        Ok(()) => registry::mark_ready(&mut owner, name, None)
             .await
             .map_err(|e| db::privileges_hint(e, "filling the warm pool")),
         Err(e) => Err(e),

@@ -13,11 +13,12 @@
 //!   template    test databases: the template they were cloned from
 //!   ready_at    test databases in the warm pool: clean, unowned, claimable
 //!   cloned_by   test databases: the user that cloned it (owns its triggers, views, …)
+//!   clean_since pool databases a reset proved clean: the server's clock (seconds since the
+//!               epoch) when that proof began reading; NULL for a fresh clone (see `reset::Gate`)
 //! ```
 //!
-//! Registries made before `template` and `ready_at` existed get them added on first use.
-//! ```text
-//! ```
+//! Registries made before `template`, `ready_at`, `cloned_by` or `clean_since` existed get them
+//! added on first use.
 //!
 //! A row is written in the same request as the `CREATE DATABASE` it describes, and deleted in the
 //! same request as the `DROP DATABASE`.
@@ -74,7 +75,8 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
            pid INT UNSIGNED NULL, \
            template VARCHAR(64) NULL, \
            ready_at TIMESTAMP(3) NULL, \
-           cloned_by VARCHAR(300) NULL\
+           cloned_by VARCHAR(300) NULL, \
+           clean_since BIGINT NULL\
          ) ENGINE = InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
         db = ident(REGISTRY_DB),
         t = table()
@@ -87,6 +89,7 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
         ("template", "template VARCHAR(64) NULL"),
         ("ready_at", "ready_at TIMESTAMP(3) NULL"),
         ("cloned_by", "cloned_by VARCHAR(300) NULL"),
+        ("clean_since", "clean_since BIGINT NULL"),
     ] {
         let present: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.COLUMNS \
@@ -235,11 +238,16 @@ pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
 }
 
 /// Test database `name` is clean and goes to the warm pool: anyone may claim it.
-pub async fn mark_ready(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_ready(
+    conn: &mut MySqlConnection,
+    name: &str,
+    clean_since: Option<i64>,
+) -> Result<(), sqlx::Error> {
     compat::query(&format!(
-        "UPDATE {} SET ready_at = CURRENT_TIMESTAMP(3), test = NULL WHERE name = ?",
+        "UPDATE {} SET ready_at = CURRENT_TIMESTAMP(3), test = NULL, clean_since = ? WHERE name = ?",
         rows(None)
     ))
+    .bind(clean_since)
     .bind(name)
     .execute(conn)
     .await
@@ -277,15 +285,24 @@ pub async fn ready_candidates(
     .collect()
 }
 
-/// Takes pool database `name` for `test`; the caller holds its owner lock. False if it was not in
-/// the pool any more.
+/// Takes pool database `name` for `test`; the caller holds its owner lock. `None` if it was not
+/// in the pool any more; else since when a reset proved it clean (`clean_since`), if one did.
 pub async fn claim(
     conn: &mut MySqlConnection,
     name: &str,
     test: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Option<i64>>, sqlx::Error> {
+    // Read before the update, under the owner lock: only its holder marks the row ready.
+    let clean_since: Option<Option<i64>> = compat::query_scalar(&format!(
+        "SELECT clean_since FROM {} WHERE name = ? AND ready_at IS NOT NULL",
+        rows(None)
+    ))
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
     let done = compat::query(&format!(
-        "UPDATE {} SET ready_at = NULL, test = ?, host = ?, pid = ? WHERE name = ? AND ready_at IS NOT NULL",
+        "UPDATE {} SET ready_at = NULL, clean_since = NULL, test = ?, host = ?, pid = ? \
+         WHERE name = ? AND ready_at IS NOT NULL",
         rows(None)
     ))
     .bind(test)
@@ -294,7 +311,7 @@ pub async fn claim(
     .bind(name)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(clean_since.filter(|_| done.rows_affected() == 1))
 }
 
 /// This machine's name, for the registry's `host` column.

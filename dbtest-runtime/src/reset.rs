@@ -10,6 +10,10 @@
 //! database, and per table a digest of its rows (history rows included), per sequence its row.
 //! Only what a test can change without DDL is put back; a difference anywhere else means the test
 //! changed the schema, and the database is dropped.
+//!
+//! What a reset need not read: the rows of a table empty in the reference are only asked whether
+//! there still are none; on MariaDB, the definition of a table no DDL can have touched since the
+//! last proof is taken as it was (see [`Gate`]). Everything else is read at every reset.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -193,7 +197,7 @@ fn prepared_sql(server: &Server) -> String {
     format!(
         "SET SESSION sql_mode = '{DATA_MODE}', sql_quote_show_create = 1, foreign_key_checks = 0, \
          autocommit = 1, sql_safe_updates = 0, time_zone = '+00:00', group_concat_max_len = 4294967295, \
-         character_set_client = 'utf8mb4'{}",
+         character_set_client = 'utf8mb4', timestamp = DEFAULT{}",
         server.state_session_settings()
     )
 }
@@ -217,9 +221,122 @@ pub(crate) async fn read(
     db: &str,
     script: &Script,
 ) -> Result<State, sqlx::Error> {
-    let (mut state, tables) = read_definitions(conn, db, None).await?;
-    state.rows = read_rows(conn, db, &tables, script).await?;
+    let read = read_definitions(conn, db, None, None).await?;
+    let mut state = read.state;
+    state.rows = read_rows(conn, db, &read.tables, script, None).await?;
     Ok(state)
+}
+
+/// What a reset may take as unchanged without reading it: on MariaDB, the definition of an InnoDB
+/// table, not partitioned, whose `information_schema.TABLES.CREATE_TIME` is older than the second
+/// in which the last proof that the database is clean began (`since`), and whose foreign keys
+/// name, in `information_schema.REFERENTIAL_CONSTRAINTS`, the tables of this database its
+/// definition names.
+///
+/// Why that holds, as measured on MariaDB 10.11: `CREATE_TIME` of an InnoDB table is the change
+/// time of its `.frm` file, on the server's clock, in whole seconds; every statement that changes
+/// what `SHOW CREATE TABLE` shows of a table writes or renames that file (each `ALTER TABLE`, even
+/// one that only changes a default, a comment or a counter; `CREATE`, `RENAME`, `CREATE OR
+/// REPLACE`), so it is at least `since` after any such statement — but for the table a foreign key
+/// names: renaming the parent (away, or to another database) changes the child's text, not its
+/// file, hence the second rule. (A parent's renamed column changes the parent, which is read.)
+/// The AUTO_INCREMENT counter is compared all the same (`TABLES.AUTO_INCREMENT`), and rows always
+/// are: `TRUNCATE` and `EXCHANGE PARTITION` change rows and counter without moving `UPDATE_TIME`
+/// or `CREATE_TIME`. A server clock that went back since `since` (now is earlier) turns the gate
+/// off. MySQL keeps `CREATE_TIME` in its data dictionary and documents no such rule: there every
+/// table is read.
+pub(crate) struct Gate<'a> {
+    /// Server seconds since the epoch when the last proof began; `None`: nothing is skipped.
+    pub since: Option<i64>,
+    pub want: &'a State,
+    pub script: &'a Script,
+}
+
+/// Per table, what the gated listing says of it.
+#[derive(Debug, Default)]
+struct Facts {
+    engine: Option<String>,
+    /// `CREATE_TIME`, in seconds since the epoch.
+    created: Option<i64>,
+    /// `AUTO_INCREMENT`.
+    counter: Option<u64>,
+    /// The tables its foreign keys name: `(database, table)`.
+    parents: Vec<(String, String)>,
+}
+
+impl Gate<'_> {
+    /// The tables of `db` whose definitions need not be read, from the listing's `facts`; `now`
+    /// is the server's clock when the listing was read.
+    fn unchanged(&self, db: &str, facts: &BTreeMap<String, Facts>, now: i64) -> BTreeSet<String> {
+        let Some(since) = self.since.filter(|since| *since <= now) else {
+            return BTreeSet::new();
+        };
+        facts
+            .iter()
+            .filter(|(name, f)| {
+                let Some(t) = self.script.table(name) else {
+                    return false;
+                };
+                let same_parents = parents(&t.create).is_some_and(|mut want| {
+                    let mut have: Vec<String> = Vec::new();
+                    for (d, p) in &f.parents {
+                        if d != db {
+                            return false;
+                        }
+                        have.push(p.clone());
+                    }
+                    want.sort();
+                    have.sort();
+                    want == have
+                });
+                f.engine.as_deref() == Some("InnoDB")
+                    && f.created.is_some_and(|c| c < since)
+                    && self.want.objects.contains_key(&format!("table {name}"))
+                    && engine_of(&t.create) == Some("InnoDB")
+                    && !t.create.to_ascii_uppercase().contains("PARTITION BY")
+                    && same_parents
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// The tables the foreign keys in a `SHOW CREATE TABLE` text name; `None` if one names a table of
+/// another database, or the text cannot be read so.
+fn parents(create: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = create;
+    while let Some(at) = rest.find(" REFERENCES `") {
+        rest = &rest[at + " REFERENCES ".len()..];
+        let (name, after) = take_ident(rest)?;
+        if after.starts_with('.') {
+            return None;
+        }
+        out.push(name);
+        rest = after;
+    }
+    Some(out)
+}
+
+/// The backquoted identifier `s` starts with, unquoted, and what follows it.
+fn take_ident(s: &str) -> Option<(String, &str)> {
+    let mut name = String::new();
+    let mut chars = s.strip_prefix('`')?.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '`' {
+            let after = &s[i + 2..];
+            match after.strip_prefix('`') {
+                Some(_) => {
+                    name.push('`');
+                    chars.next();
+                }
+                None => return Some((name, after)),
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
 }
 
 /// Reads the state of `db` but its rows; returns it with the base tables found. `scope`: only
@@ -231,16 +348,38 @@ async fn read_definitions(
     conn: &mut MySqlConnection,
     db: &str,
     scope: Option<&BTreeSet<String>>,
-) -> Result<(State, Vec<String>), sqlx::Error> {
+    gate: Option<&Gate<'_>>,
+) -> Result<Definitions, sqlx::Error> {
     let d = literal(db).expect("generated names are plain");
+    let gate = gate.filter(|g| g.since.is_some() && crate::dialect::server().is_mariadb());
     // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
-    // database on the server. TABLES without ENGINE opens no table.
+    // database on the server. TABLES without ENGINE opens no table: only a gated read asks
+    // for what needs it. `UNIX_TIMESTAMP()` is the statement's start, before it reads anything.
+    let tables = if gate.is_some() {
+        format!(
+            "SELECT 'table', TABLE_NAME, TABLE_TYPE, ENGINE, UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}"
+        )
+    } else {
+        format!(
+            "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL, NULL, NULL \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}"
+        )
+    };
+    let foreign_keys = if gate.is_some() {
+        format!(
+            " UNION ALL SELECT 'foreign key', TABLE_NAME, REFERENCED_TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, NULL, NULL \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {d}"
+        )
+    } else {
+        String::new()
+    };
     let mut listing = format!(
         "USE {};\n\
-         SELECT 'user', CURRENT_USER(), NULL, NULL \
-         UNION ALL SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d} \
+         SELECT 'user', CURRENT_USER(), NULL, NULL, UNIX_TIMESTAMP(), NULL \
+         UNION ALL {tables}{foreign_keys} \
          UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
-           CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER) \
+           CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER), NULL, NULL \
            FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}",
         ident(db)
     );
@@ -249,16 +388,16 @@ async fn read_definitions(
         // its own (a pattern like `dbtest\_%` matches both). Database grants are patterns: an
         // exact one escapes its `_`.
         listing.push_str(&format!(
-            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL \
+            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL, NULL, NULL \
                FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
-             UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL \
+             UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL, NULL, NULL \
                FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d} \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on', TABLE_SCHEMA), IS_GRANTABLE, NULL \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on', TABLE_SCHEMA), IS_GRANTABLE, NULL, NULL, NULL \
                FROM information_schema.SCHEMA_PRIVILEGES WHERE {d} LIKE TABLE_SCHEMA \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL, NULL, NULL \
                FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
              UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on column', TABLE_NAME, COLUMN_NAME), \
-               IS_GRANTABLE, NULL FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = {d}"
+               IS_GRANTABLE, NULL, NULL, NULL FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = {d}"
         ));
     }
     let mut state = State::default();
@@ -266,14 +405,25 @@ async fn read_definitions(
     let mut tables = Vec::new();
     let mut sequences = Vec::new();
     let mut user = String::new();
+    let mut now = None;
+    let mut facts = BTreeMap::new();
     for row in compat::raw_sql(&listing).fetch_all(&mut *conn).await? {
         let source = text(&row, 0)?.unwrap_or_default();
         let name = text(&row, 1)?.unwrap_or_default();
         let a = text(&row, 2)?.unwrap_or_default();
-        let b = text(&row, 3)?.unwrap_or_default();
+        let b = text(&row, 3)?;
+        let number = |i| text(&row, i).map(|v| v.and_then(|v| v.parse::<i64>().ok()));
+        let (c, n) = (number(4)?, number(5)?);
+        let b = b.unwrap_or_default();
         let (kind, show, extra) = match (source.as_str(), a.as_str()) {
             ("user", _) => {
                 user = name;
+                now = c;
+                continue;
+            }
+            ("foreign key", _) => {
+                let f: &mut Facts = facts.entry(name).or_default();
+                f.parents.push((b, a));
                 continue;
             }
             ("table", "VIEW") => ("view", Some("VIEW"), String::new()),
@@ -296,6 +446,12 @@ async fn read_definitions(
         };
         if !wanted {
             continue;
+        }
+        if kind == "table" && gate.is_some() {
+            let f = facts.entry(name.clone()).or_default();
+            f.engine = Some(b.clone()).filter(|e| !e.is_empty());
+            f.created = c;
+            f.counter = n.and_then(|n| u64::try_from(n).ok());
         }
         match kind {
             "table" => tables.push(name.clone()),
@@ -332,6 +488,38 @@ async fn read_definitions(
                 });
             }
         }
+    }
+
+    // Tables no DDL can have touched keep the definitions they had (see `Gate`).
+    let unchanged = match (gate, now) {
+        (Some(g), Some(now)) => g.unchanged(db, &facts, now),
+        _ => BTreeSet::new(),
+    };
+    let mut skipped = 0;
+    if let Some(g) = gate {
+        objects.retain(|o| {
+            let Some(t) = o
+                .key
+                .strip_prefix("table ")
+                .filter(|t| unchanged.contains(*t))
+            else {
+                return true;
+            };
+            let Some(was) = g.want.objects.get(&o.key) else {
+                return true;
+            };
+            // Its listing (BASE TABLE or SYSTEM VERSIONED) is part of its state.
+            if !was.ends_with(&format!("\n{}\n", o.extra)) {
+                return true;
+            }
+            state.objects.insert(o.key.clone(), was.clone());
+            if let Some(counter) = facts[t].counter.filter(|n| *n > 1) {
+                // SHOW CREATE shows a counter from 2 on.
+                state.counters.insert(t.to_owned(), counter);
+            }
+            skipped += 1;
+            false
+        });
     }
 
     // One request: every SHOW CREATE and the sequences' rows, one row each.
@@ -426,26 +614,62 @@ async fn read_definitions(
             digest(&[], &[disabled.unwrap_or_default()]),
         );
     }
-    Ok((state, tables))
+    Ok(Definitions {
+        state,
+        tables,
+        now,
+        skipped,
+    })
 }
+
+/// What [`read_definitions`] found.
+struct Definitions {
+    /// The state, but rows.
+    state: State,
+    /// The base tables.
+    tables: Vec<String>,
+    /// The server's clock (seconds since the epoch) when the listing began.
+    now: Option<i64>,
+    /// How many tables' definitions were taken as unchanged (see [`Gate`]).
+    skipped: usize,
+}
+
+/// The digest of no rows (see [`rows_sql`]).
+const NO_ROWS: &str = "0:0";
+
+/// What [`read_rows`] gives a table that should be empty and is not.
+const SOME_ROWS: &str = "some rows";
 
 /// The digests of the rows of `tables` in `db` (of the tables the clone script knows: a table
 /// it does not know is a difference already). One query, a scalar subquery per table (a statement
-/// per table costs the server several times as much).
+/// per table costs the server several times as much). A table empty in `want` is only asked
+/// whether it still is (an empty table equals an empty table): a digest's expression costs the
+/// server more to prepare than a table without rows costs to read.
 async fn read_rows(
     conn: &mut MySqlConnection,
     db: &str,
     tables: &[String],
     script: &Script,
+    want: Option<&State>,
 ) -> Result<BTreeMap<String, String>, sqlx::Error> {
     let known: Vec<&snapshot::Table> = tables.iter().filter_map(|t| script.table(t)).collect();
+    let empty = |t: &snapshot::Table| {
+        want.is_some_and(|w| w.rows.get(&t.name).is_some_and(|r| r == NO_ROWS))
+    };
     let mut out = BTreeMap::new();
     for chunk in known.chunks(512) {
         let sql = format!(
             "SELECT {}",
             chunk
                 .iter()
-                .map(|t| format!("({})", rows_sql(db, t)))
+                .map(|t| if empty(t) {
+                    format!(
+                        "IF(EXISTS(SELECT 1 FROM {}), '{SOME_ROWS}', '{NO_ROWS}')",
+                        rows_from(db, t)
+                    )
+                } else {
+                    format!("({})", rows_sql(db, t))
+                })
                 .collect::<Vec<_>>()
                 .join(",\n")
         );
@@ -476,13 +700,11 @@ fn rows_sql(db: &str, t: &snapshot::Table) -> String {
         }
     };
     let mut cols: Vec<String> = t.columns.iter().map(value).collect();
-    let mut from = format!("{}.{}", ident(db), ident(&t.name));
     if let Some(v) = &t.versioning {
         cols.push(format!("CAST({} AS BINARY)", ident(&v.start)));
         cols.push(format!("CAST({} AS BINARY)", ident(&v.end)));
-        from.push_str(" FOR SYSTEM_TIME ALL");
     }
-    from.push_str(snapshot::NOT_A_VIEW);
+    let from = rows_from(db, t);
     let parts = cols
         .iter()
         .map(|c| format!("COALESCE(MD5({c}), 'n')"))
@@ -497,6 +719,17 @@ fn rows_sql(db: &str, t: &snapshot::Table) -> String {
         "SELECT CONCAT_WS(':', COUNT(*), COALESCE(SUM(CAST(CONV(LEFT({row}, 16), 16, 10) AS UNSIGNED)), 0)) \
          FROM {from}"
     )
+}
+
+/// Table `t` of `db` as a digest reads it: every row, a system-versioned table's history too,
+/// never through a view.
+fn rows_from(db: &str, t: &snapshot::Table) -> String {
+    let mut from = format!("{}.{}", ident(db), ident(&t.name));
+    if t.versioning.is_some() {
+        from.push_str(" FOR SYSTEM_TIME ALL");
+    }
+    from.push_str(snapshot::NOT_A_VIEW);
+    from
 }
 
 #[cfg(test)]
@@ -593,8 +826,12 @@ fn take_counter(create: &str) -> Option<(String, u64)> {
 /// What became of a finished test's database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// Proven equal to a fresh clone (after putting back this many tables and sequences).
-    Reset { restored: usize },
+    /// Proven equal to a fresh clone (after putting back this many tables and sequences), by a
+    /// proof that began at `proven` on the server's clock (seconds since the epoch).
+    Reset {
+        restored: usize,
+        proven: Option<i64>,
+    },
     /// To be dropped.
     Drop(Why),
 }
@@ -674,6 +911,7 @@ pub(crate) async fn reset(
     template: &str,
     script: &Script,
     want: &State,
+    clean_since: Option<i64>,
 ) -> Result<Outcome, sqlx::Error> {
     // Only a database of dbtest's is put back (and only one is ever claimed, see `pool::claim`).
     if !crate::naming::is_test_db_of(db, template) {
@@ -723,17 +961,50 @@ pub(crate) async fn reset(
         Err(e) => return Err(e),
     }
 
-    let (mut have, tables) = read_definitions(conn, db, None).await?;
+    let gate = Gate {
+        since: clean_since,
+        want,
+        script,
+    };
+    let started = std::time::Instant::now();
+    let read = read_definitions(conn, db, None, Some(&gate)).await?;
+    let (mut have, proven) = (read.state, read.now);
+    let definitions = started.elapsed();
+    say::debug(|| {
+        format!(
+            "`{db}`: definitions read in {definitions:.1?}, of {} tables {} taken as unchanged{}",
+            read.tables.len(),
+            read.skipped,
+            clean_since.map_or(String::new(), |s| format!(
+                " (no DDL since {s}, the start of the last proof)"
+            ))
+        )
+    });
     if let Some(what) = definitions_differ(&have, want) {
         return Ok(Outcome::Drop(Why::Changed(what)));
     }
-    have.rows = read_rows(conn, db, &tables, script).await?;
+    have.rows = read_rows(conn, db, &read.tables, script, Some(want)).await?;
+    let rows = started.elapsed() - definitions;
     let plan = match plan(&have, want, script) {
         Ok(plan) => plan,
         Err(why) => return Ok(Outcome::Drop(why)),
     };
+    let phases = |restored: std::time::Duration| {
+        say::debug(|| {
+            format!(
+                "`{db}`: rows read in {rows:.1?}; {} tables put back in {restored:.1?} ({}), read again in {:.1?}",
+                plan.rows.len(),
+                plan.rows.iter().cloned().collect::<Vec<_>>().join(", "),
+                started.elapsed() - definitions - rows - restored
+            )
+        })
+    };
     if plan.is_empty() {
-        return Ok(Outcome::Reset { restored: 0 });
+        phases(std::time::Duration::ZERO);
+        return Ok(Outcome::Reset {
+            restored: 0,
+            proven,
+        });
     }
     compat::raw_sql(&restore_sql(
         &plan,
@@ -744,17 +1015,21 @@ pub(crate) async fn reset(
     ))
     .execute(&mut *conn)
     .await?;
+    let restored = started.elapsed() - definitions - rows;
     let scope = plan.scope();
-    let (mut after, tables) = read_definitions(conn, db, Some(&scope)).await?;
-    after.rows = read_rows(conn, db, &tables, script).await?;
+    let after_read = read_definitions(conn, db, Some(&scope), None).await?;
+    let mut after = after_read.state;
+    after.rows = read_rows(conn, db, &after_read.tables, script, Some(want)).await?;
+    phases(restored);
     let Some(what) = after.difference(want, Some(&scope)) else {
         return Ok(Outcome::Reset {
             restored: scope.len(),
+            proven,
         });
     };
     // Rows copied from the template that differ from a fresh clone's: is it the template?
     let copied: Vec<String> = plan.rows.iter().cloned().collect();
-    let source = read_rows(conn, template, &copied, script).await?;
+    let source = read_rows(conn, template, &copied, script, Some(want)).await?;
     if let Some(t) = copied.iter().find(|t| source.get(*t) != want.rows.get(*t)) {
         return Ok(Outcome::Drop(Why::TemplateChanged(t.clone())));
     }
@@ -1074,6 +1349,102 @@ mod tests {
         for other in ["DELETE `my` FROM `my`", "DELETE `mem` FROM `mem`"] {
             assert!(at(other) < start, "{other} before the transaction: {sql}");
         }
+    }
+
+    #[test]
+    fn parents_are_the_tables_foreign_keys_name() {
+        let create = "CREATE TABLE `c` (\n  `a` int,\n  `b` int,\n  CONSTRAINT `x` FOREIGN KEY (`a`) REFERENCES `p` (`id`),\n  \
+                      CONSTRAINT `y` FOREIGN KEY (`b`) REFERENCES `q``r` (`id`) ON DELETE CASCADE\n) ENGINE=InnoDB";
+        assert_eq!(
+            parents(create),
+            Some(vec!["p".to_owned(), "q`r".to_owned()])
+        );
+        assert_eq!(
+            parents("CREATE TABLE `t` (\n  `id` int\n) ENGINE=InnoDB"),
+            Some(vec![])
+        );
+        // Another database's table: never taken as unchanged.
+        assert_eq!(
+            parents("CREATE TABLE `c` (\n  CONSTRAINT `x` FOREIGN KEY (`a`) REFERENCES `other`.`p` (`id`)\n) ENGINE=InnoDB"),
+            None
+        );
+        assert_eq!(take_ident("`a``b` rest"), Some(("a`b".to_owned(), " rest")));
+        assert_eq!(take_ident("`unclosed"), None);
+    }
+
+    #[test]
+    fn the_gate_skips_only_old_innodb_tables_whose_foreign_keys_name_what_they_did() {
+        let table = |name: &str, engine: &str, extra: &str| snapshot::Table {
+            name: name.into(),
+            create: format!("CREATE TABLE `{name}` (\n  `id` int{extra}\n) ENGINE={engine}"),
+            has_rows: false,
+            columns: vec![snapshot::Column::new("id", "int")],
+            versioning: None,
+        };
+        let script = Script {
+            tables: vec![
+                table("p", "InnoDB", ""),
+                table(
+                    "c",
+                    "InnoDB",
+                    ",\n  CONSTRAINT `f` FOREIGN KEY (`id`) REFERENCES `p` (`id`)",
+                ),
+                table("m", "MyISAM", ""),
+                table("q", "InnoDB", "\n) ENGINE=InnoDB PARTITION BY HASH (`id`"),
+            ],
+            ..Script::default()
+        };
+        let want = State {
+            objects: ["p", "c", "m", "q"]
+                .iter()
+                .map(|t| (format!("table {t}"), "x\nBASE TABLE\n".to_owned()))
+                .collect(),
+            ..State::default()
+        };
+        let facts = |created: &[(&str, i64)], parent: (&str, &str)| -> BTreeMap<String, Facts> {
+            created
+                .iter()
+                .map(|(t, c)| {
+                    let engine = if *t == "m" { "MyISAM" } else { "InnoDB" };
+                    let parents = if *t == "c" {
+                        vec![(parent.0.to_owned(), parent.1.to_owned())]
+                    } else {
+                        vec![]
+                    };
+                    let f = Facts {
+                        engine: Some(engine.into()),
+                        created: Some(*c),
+                        counter: None,
+                        parents,
+                    };
+                    ((*t).to_owned(), f)
+                })
+                .collect()
+        };
+        let gate = Gate {
+            since: Some(100),
+            want: &want,
+            script: &script,
+        };
+        let skipped = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
+        let ours = ("db", "p");
+        let all_old = facts(&[("p", 50), ("c", 50), ("m", 50), ("q", 50)], ours);
+        assert_eq!(skipped(gate.unchanged("db", &all_old, 120)), ["c", "p"]);
+        // Changed in the second the proof began: read.
+        let p_new = facts(&[("p", 100), ("c", 50), ("m", 50), ("q", 50)], ours);
+        assert_eq!(skipped(gate.unchanged("db", &p_new, 120)), ["c"]);
+        // Its parent renamed away, or into another database: the child is read.
+        let renamed = facts(&[("p", 100), ("c", 50)], ("db", "p_old"));
+        assert!(gate.unchanged("db", &renamed, 120).is_empty());
+        let moved = facts(&[("p", 100), ("c", 50)], ("other", "p"));
+        assert!(gate.unchanged("db", &moved, 120).is_empty());
+        // A clock that went back, or no proof: nothing is skipped.
+        assert!(gate.unchanged("db", &all_old, 99).is_empty());
+        let no_proof = Gate {
+            since: None,
+            ..gate
+        };
+        assert!(no_proof.unchanged("db", &all_old, 120).is_empty());
     }
 
     #[test]

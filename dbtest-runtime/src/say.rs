@@ -17,10 +17,15 @@ pub(crate) fn once(key: &str, line: &str) {
 /// Says why database `name` is dropped instead of reset (with `DBTEST_LOG=debug`).
 pub(crate) fn dropped(name: &str, why: &str) {
     tracing::debug!(database = name, why, "dropped, not reset");
+    debug(|| format!("`{name}` is dropped, not reset: {why}"));
+}
+
+/// Prints `line()` on stderr with `DBTEST_LOG=debug` (or `trace`).
+pub(crate) fn debug(line: impl FnOnce() -> String) {
     if matches!(
         std::env::var("DBTEST_LOG").as_deref(),
         Ok("debug" | "trace")
     ) {
-        eprintln!("dbtest: `{name}` is dropped, not reset: {why}");
+        eprintln!("dbtest: {}", line());
     }
 }

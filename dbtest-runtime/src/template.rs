@@ -478,7 +478,7 @@ async fn read_and_mark(
     for (i, clone) in clones.iter().enumerate() {
         let kept = pool
             && (i as u32) < settings.warm_max
-            && registry::mark_ready(conn, clone).await.is_ok();
+            && registry::mark_ready(conn, clone, None).await.is_ok();
         if !kept {
             let _ = registry::drop_database(conn, clone).await;
         }
