@@ -124,34 +124,47 @@ fn main() {
         let env = dbtest_env(&extra);
         forget_bench_template(&rt, &mut conn);
         let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), "2");
-        rows.push(Row_::new(mode, "cold", "2", wall, &acq, tests));
+        rows.push(Row_::new(mode, "cold", "2", wall, &acq, tests).with_reset(&timings));
         for threads in ["1", "2", "8"] {
             let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), threads);
-            rows.push(Row_::new(mode, "warm", threads, wall, &acq, tests));
+            rows.push(Row_::new(mode, "warm", threads, wall, &acq, tests).with_reset(&timings));
         }
         let _ = std::fs::remove_file(&timings);
         let mut nx_env = as_refs(&env);
         let timings_s = timings.to_string_lossy().into_owned();
         nx_env.push(("DBTEST_TIMINGS", &timings_s));
         let (wall, _) = nextest(&nx_env, &[]);
-        rows.push(Row_::new(
-            mode,
-            "warm",
-            "nextest",
-            wall,
-            &acquisitions(&timings),
-            tests,
-        ));
+        rows.push(
+            Row_::new(
+                mode,
+                "warm",
+                "nextest",
+                wall,
+                &acquisitions(&timings),
+                tests,
+            )
+            .with_reset(&timings),
+        );
     }
     rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
         .unwrap();
 
     println!("\n{tests} tests; acquisition = from a test's start to its body (p50/p95; for #[sqlx::test] under");
     println!("nextest, whole-test times; under cargo test it is not observable, shown as wall x threads / tests);");
-    println!("critical path = dbtest's share of a test, everything but its body (p50/p95)\n");
+    println!("critical path = dbtest's share of a test, everything but its body (p50/p95);");
+    println!("reset = the reset after a test, off its critical path (p50)\n");
     println!(
-        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
-        "mode", "state", "threads", "wall", "acq p50", "acq p95", "crit p50", "crit p95", "vs sqlx"
+        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "mode",
+        "state",
+        "threads",
+        "wall",
+        "acq p50",
+        "acq p95",
+        "crit p50",
+        "crit p95",
+        "reset p50",
+        "vs sqlx"
     );
     let sqlx_wall: BTreeMap<String, Duration> = rows
         .iter()
@@ -165,17 +178,85 @@ fn main() {
         let (c50, c95) = r.critical.map_or((String::new(), String::new()), |(a, b)| {
             (format!("{a:.1?}"), format!("{b:.1?}"))
         });
+        let reset = r.reset.map_or(String::new(), |d| format!("{d:.1?}"));
         println!(
-            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>10} {:>10} {:>12}",
-            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, c50, c95, ratio
+            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>10} {:>10} {:>10} {:>12}",
+            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, c50, c95, reset, ratio
         );
     }
 
+    // A test that writes one row, on schemas of 25 to 200 tables.
+    series(&rt, &mut conn, &base, &timings);
     // The floor for cloning: the template's DDL in one request, against a fresh clone.
     floor_vs_clone(&rt, &mut conn, &dbtest_bin, &base, &timings);
     // 16 processes at once on a cold template.
     herd(&rt, &mut conn, &dbtest_bin, &base);
     let _ = std::fs::remove_file(&timings);
+}
+
+/// The release series: `tests/series.rs` (20 tests, each reads a seed row and inserts one row
+/// into one table) on schemas of 25, 50, 100 and 200 tables (`dbtest_tests::series`), warm, at
+/// one thread: the release on the test's critical path, and the reset after it.
+fn series(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, base: &str, timings: &Path) {
+    let bin = test_binary("dbtest-tests", "series", &[]);
+    println!("\nrelease series (tests/series.rs: 20 tests, one row into one table each; warm, 1 thread; 3 runs)");
+    println!(
+        "{:>7} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "tables", "suite", "release p50", "release p95", "reset p50", "reset p95"
+    );
+    for tables in [25, 50, 100, 200] {
+        let dir =
+            std::env::temp_dir().join(format!("dbtest-series-{}-{tables}", std::process::id()));
+        dbtest_tests::series::write_schema(&dir, tables);
+        let run = || {
+            let _ = std::fs::remove_file(timings);
+            let started = Instant::now();
+            let out = Command::new(&bin)
+                .args(["-q", "--ignored", "--test-threads", "1"])
+                .env("DBTEST_DATABASE_URL", base)
+                .env("DBTEST_SERIES_MIGRATIONS", &dir)
+                .env("DBTEST_TIMINGS", timings)
+                .output()
+                .expect("run the series");
+            assert!(
+                out.status.success(),
+                "series failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            started.elapsed()
+        };
+        run(); // cold: builds the template and fills the pool
+        let (mut walls, mut releases, mut resets) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            walls.push(run());
+            let text = std::fs::read_to_string(timings).unwrap_or_default();
+            for line in text.lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                match f[..] {
+                    [_, "reset", us] => resets.extend(us.parse().ok().map(Duration::from_micros)),
+                    [_, _, _, _, us] => releases.extend(us.parse().ok().map(Duration::from_micros)),
+                    _ => {}
+                }
+            }
+        }
+        let p = |v: &[Duration], q| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.1?}", percentile(v, q))
+            }
+        };
+        println!(
+            "{tables:>7} {:>10.3?} {:>12} {:>12} {:>12} {:>12}",
+            percentile(&walls, 50),
+            p(&releases, 50),
+            p(&releases, 95),
+            p(&resets, 50),
+            p(&resets, 95)
+        );
+        forget_templates_with(rt, conn, "t0");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[allow(non_camel_case_types)]
@@ -188,9 +269,17 @@ struct Row_ {
     p95: Duration,
     /// dbtest's critical path (all but the body), p50 and p95; none for `#[sqlx::test]`.
     critical: Option<(Duration, Duration)>,
+    /// The reset after a test, off its critical path, p50; none where nothing is reset.
+    reset: Option<Duration>,
 }
 
 impl Row_ {
+    /// With the resets' p50 from `timings`.
+    fn with_reset(mut self, timings: &Path) -> Row_ {
+        self.reset = resets(timings);
+        self
+    }
+
     fn new(
         mode: &str,
         state: &str,
@@ -215,6 +304,7 @@ impl Row_ {
             p95,
             critical: (!critical.is_empty())
                 .then(|| (percentile(critical, 50), percentile(critical, 95))),
+            reset: None,
         }
     }
 }
@@ -255,6 +345,19 @@ fn acquisitions(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
         .unzip()
 }
 
+/// The background resets' times from a DBTEST_TIMINGS file (lines `test, "reset", µs`).
+fn resets(path: &Path) -> Option<Duration> {
+    let v: Vec<Duration> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            [_, "reset", us] => us.parse().ok().map(Duration::from_micros),
+            _ => None,
+        })
+        .collect();
+    (!v.is_empty()).then(|| percentile(&v, 50))
+}
+
 /// `cargo nextest run -p bench`: wall time, and per-test times from its output.
 fn nextest(env: &[(&str, &str)], extra: &[&str]) -> (Duration, Vec<Duration>) {
     let started = Instant::now();
@@ -289,12 +392,18 @@ fn nextest(env: &[(&str, &str)], extra: &[&str]) -> (Duration, Vec<Duration>) {
 
 /// Drops the benchmark's template and its warm pool, so the next run starts cold.
 fn forget_bench_template(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection) {
+    forget_templates_with(rt, conn, "project_task_counts");
+}
+
+/// Drops every template holding a table or view named `object`, and its warm pool.
+fn forget_templates_with(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, object: &str) {
     let names: Vec<String> = rt
         .block_on(async {
             let templates: Vec<String> = sqlx::query_scalar(
-                "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.VIEWS \
-                 WHERE TABLE_NAME = 'project_task_counts' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%'",
+                "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.TABLES \
+                 WHERE TABLE_NAME = ? AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%'",
             )
+            .bind(object)
             .fetch_all(&mut *conn)
             .await?;
             let mut names = Vec::new();

@@ -65,6 +65,7 @@ const LATER: &[&str] = &[
     "innodb truncate",
     "table renamed",
     PARENT_REPLACED,
+    "parents swapped",
     "view replaced",
     "trigger body",
 ];
@@ -182,6 +183,7 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     ("table renamed", "RENAME TABLE tags TO labels", Drop),
     // Only what `orders` shows of its parent changes (its foreign key names `items_gone`), not
     // `orders` itself: the new `items` equals the old.
+    ("parents swapped", "RENAME TABLE p_left TO p_swap, p_right TO p_left, p_swap TO p_right", Drop),
     (PARENT_REPLACED, "SET FOREIGN_KEY_CHECKS = 0; RENAME TABLE items TO items_gone; \
       CREATE TABLE items LIKE items_gone; INSERT INTO items (id, sku, name, price, qty, note) \
       SELECT id, sku, name, price, qty, note FROM items_gone; DROP TABLE items_gone", Drop),

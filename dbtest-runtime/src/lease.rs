@@ -16,7 +16,7 @@ use crate::migrations::Migrations;
 use crate::naming;
 use crate::registry;
 use crate::template::Template;
-use crate::{clone, pool, say, slot};
+use crate::{background, clone, pool, say, slot};
 
 /// A fixture script, applied to the test's database after cloning.
 #[derive(Debug, Clone, Copy)]
@@ -62,19 +62,26 @@ pub(crate) struct TestDb {
 pub(crate) async fn acquire(
     settings: &'static Settings,
     template: &Arc<Template>,
-    test_path: &str,
-    fixtures: &[Fixture],
+    test_path: &'static str,
+    fixtures: &'static [Fixture],
 ) -> Result<TestDb> {
     let mut owner = slot::take(settings).await?;
     let reusable = settings.reuse && template.reference.is_ok();
-    let claimed = if reusable {
-        pool::claim(&mut owner, template, test_path)
-            .instrument(tracing::debug_span!("claim"))
-            .await
-            .map_err(|e| db::privileges_hint(e, "claiming a database from the warm pool"))?
-    } else {
-        None
-    };
+    let mut claimed = None;
+    if reusable {
+        loop {
+            claimed = pool::claim(&mut owner, template, test_path)
+                .instrument(tracing::debug_span!("claim"))
+                .await
+                .map_err(|e| db::privileges_hint(e, "claiming a database from the warm pool"))?;
+            // None ready: one this process is resetting will be, sooner than a new clone.
+            if claimed.is_some()
+                || !background::a_reset_ended(&template.name, settings.ddl_timeout).await
+            {
+                break;
+            }
+        }
+    }
     let (name, clean_since) = match claimed {
         Some(claimed) => claimed,
         None => {
@@ -157,12 +164,15 @@ pub(crate) enum Ending {
 }
 
 /// Ends the test database's life as `ending` says. Either way the owner session ends, which
-/// frees its locks. Returns the name of a kept database.
+/// frees its locks. Returns the name of a kept database. A database to reuse is checked for what
+/// the test may have left holding on to it ([`pool::may_give_back`]) before this returns, and
+/// reset after, in the background (see [`crate::background`]): it stays owned, so unclaimable,
+/// until it is back in the pool or dropped.
 pub(crate) async fn release(
-    settings: &Settings,
+    settings: &'static Settings,
     db: TestDb,
     ending: Ending,
-    test_path: &str,
+    test_path: &'static str,
 ) -> Result<Option<String>> {
     let TestDb {
         name,
@@ -171,10 +181,11 @@ pub(crate) async fn release(
         clean_since,
     } = db;
     pool::ended();
+    let bound = settings.ddl_timeout + Duration::from_secs(5);
     let ended = db::bounded(
         || format!("ending test database `{name}`"),
-        settings.ddl_timeout + Duration::from_secs(5),
-        "a connection of the test may still hold a lock on one of its tables, or a prepared XA transaction (XA RECOVER) one of its rows",
+        bound,
+        HOLDING,
         async {
             let fail = |e: sqlx::Error| Error::Drop {
                 database: name.clone(),
@@ -184,20 +195,14 @@ pub(crate) async fn release(
                 Ending::Keep => {
                     return registry::mark_kept(&mut owner, &name)
                         .await
-                        .map(|()| true)
+                        .map(|()| End::Kept)
                         .map_err(fail)
                 }
                 Ending::Reuse if settings.reuse => {
-                    match pool::give_back(
-                        settings,
-                        &mut owner,
-                        &name,
-                        &template,
-                        clean_since,
-                        test_path,
-                    )
-                    .await {
-                        Ok(true) => return Ok(false),
+                    match pool::may_give_back(settings, &mut owner, &name, &template, test_path)
+                        .await
+                    {
+                        Ok(true) => return Ok(End::Reset),
                         Ok(false) => {}
                         // Not provably clean: dropped below (which fails too if the server is gone).
                         Err(e) => say::dropped(&name, &format!("resetting it failed: {e}")),
@@ -207,12 +212,81 @@ pub(crate) async fn release(
             }
             registry::drop_database(&mut owner, &name)
                 .await
-                .map(|()| false)
+                .map(|()| End::Dropped)
                 .map_err(fail)
         },
     )
     .await;
+    match ended {
+        Ok(End::Reset) => {
+            let of = template.name.clone();
+            background::spawn_reset(
+                &of,
+                bound,
+                reset_or_drop(name, owner, template, clean_since, test_path, bound),
+            );
+            Ok(None)
+        }
+        Ok(End::Kept) => {
+            db::close(owner).await;
+            Ok(Some(name))
+        }
+        Ok(End::Dropped) => {
+            db::close(owner).await;
+            Ok(None)
+        }
+        Err(e) => {
+            db::close(owner).await;
+            Err(e)
+        }
+    }
+}
+
+/// What a test database may be holding on to, for a bounded wait's message.
+const HOLDING: &str = "a connection of the test may still hold a lock on one of its tables, or a prepared XA transaction (XA RECOVER) one of its rows";
+
+/// How [`release`] left a database.
+enum End {
+    Kept,
+    Dropped,
+    /// To be reset, in the background.
+    Reset,
+}
+
+/// Resets database `name` back into the pool, or drops it; after its test, in the background.
+/// A failure is said: the test has passed and returned; its database, unowned once `owner`
+/// closes and never marked ready, is the sweep's.
+async fn reset_or_drop(
+    name: String,
+    mut owner: MySqlConnection,
+    template: Arc<Template>,
+    clean_since: Option<i64>,
+    test_path: &'static str,
+    bound: Duration,
+) {
+    let started = std::time::Instant::now();
+    let done = db::bounded(
+        || format!("resetting test database `{name}`"),
+        bound,
+        "look for a stalled server",
+        async {
+            match pool::give_back(&mut owner, &name, &template, clean_since, test_path).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => say::dropped(&name, &format!("resetting it failed: {e}")),
+            }
+            registry::drop_database(&mut owner, &name)
+                .await
+                .map_err(|e| Error::Drop {
+                    database: name.clone(),
+                    reason: e.to_string(),
+                })
+        },
+    )
+    .await;
+    if let Err(e) = done {
+        eprintln!("dbtest: after test {test_path}: {e}; the next sweep removes it");
+    }
     db::close(owner).await;
-    pool::settle(settings.ddl_timeout);
-    ended.map(|kept| kept.then_some(name))
+    say::timing(|| format!("{test_path}\treset\t{}", started.elapsed().as_micros()));
 }

@@ -72,6 +72,7 @@ pub extern crate sqlx08 as sqlx;
 #[cfg(feature = "sqlx-0_9")]
 pub extern crate sqlx09 as sqlx;
 
+mod background;
 #[cfg(test)]
 mod catalog;
 mod clone;

@@ -62,26 +62,49 @@ pub(crate) async fn claim(
     Ok(Some((name, clean_since)))
 }
 
-/// Puts database `name` of `template`, whose test passed, back into the pool if it can be proven
-/// equal to a fresh clone (resetting what a test may change without DDL) and the pool has room.
-/// False: the caller drops it. `clean_since`: since when a reset proved it clean, if one did.
-pub(crate) async fn give_back(
+/// Whether database `name` of `template`, whose test passed, may be reset for the pool: the
+/// template's clones can be reset, the pool has room, nothing holds on to the database (see
+/// `reset::let_go`). False (said why): the caller drops it. Leaves the session prepared for
+/// [`give_back`].
+pub(crate) async fn may_give_back(
     settings: &Settings,
+    owner: &mut MySqlConnection,
+    name: &str,
+    template: &Template,
+    test_path: &str,
+) -> Result<bool, sqlx::Error> {
+    // Said once, when the template was loaded (`template::ensure`).
+    if template.reference.is_err() {
+        return Ok(false);
+    }
+    if registry::ready_count(owner, &template.name).await? >= i64::from(settings.warm_max) {
+        say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
+        return Ok(false);
+    }
+    reset::prepare_session(owner, crate::dialect::server()).await?;
+    match reset::let_go(owner, name).await? {
+        None => Ok(true),
+        Some(why) => {
+            report(&why, name, template, test_path);
+            Ok(false)
+        }
+    }
+}
+
+/// Puts database `name` of `template` back into the pool (after [`may_give_back`] said it may)
+/// if it can be proven equal to a fresh clone, resetting what a test may change without DDL.
+/// False (said why): the caller drops it. `clean_since`: since when a reset proved it clean, if
+/// one did.
+pub(crate) async fn give_back(
     owner: &mut MySqlConnection,
     name: &str,
     template: &Template,
     clean_since: Option<i64>,
     test_path: &str,
 ) -> Result<bool, sqlx::Error> {
-    // Said once, when the template was loaded (`template::ensure`).
     let Ok(reference) = &template.reference else {
         return Ok(false);
     };
-    if registry::ready_count(owner, &template.name).await? >= i64::from(settings.warm_max) {
-        say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
-        return Ok(false);
-    }
-    reset::prepare_session(owner, crate::dialect::server()).await?;
     let outcome = reset::reset(
         owner,
         name,
@@ -98,45 +121,51 @@ pub(crate) async fn give_back(
             Ok(true)
         }
         Outcome::Drop(why) => {
-            match &why {
-                // Not the test's doing: a kind of change reset cannot undo. Said once.
-                Why::CannotReset(_) => say::once(
-                    &format!("{} cannot reset", template.name),
-                    &format!(
-                        "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
-                         tests that make this change pay for a new clone",
-                        template.name
-                    ),
-                ),
-                Why::NotRestored(_) => say::once(
-                    &format!("{} not restored", template.name),
-                    &format!(
-                        "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
-                         tests that make this change pay for a new clone (please report it)",
-                        template.name
-                    ),
-                ),
-                Why::TemplateChanged(_) => say::once(
-                    &format!("{} changed", template.name),
-                    &format!(
-                        "dbtest: template `{}` was changed after it was built ({why}), most likely by a test \
-                         writing into it: fresh clones carry the change too. Drop it (`dbtest clean --all`) so that \
-                         the next run builds it again",
-                        template.name
-                    ),
-                ),
-                // Not the test's doing either, and it lasts until someone ends that transaction.
-                Why::PreparedXa(_) => say::once(
-                    "prepared XA",
-                    &format!(
-                        "dbtest: test databases are dropped, not reset, while the server holds a prepared XA \
-                         transaction: {why}; end it (XA COMMIT or XA ROLLBACK) to have them reused"
-                    ),
-                ),
-                _ => say::dropped(name, &why.to_string()),
-            }
+            report(&why, name, template, test_path);
             Ok(false)
         }
+    }
+}
+
+/// Says why database `name` of `template` is dropped, not reset: once per process for what is
+/// not the test's doing, else with `DBTEST_LOG=debug`.
+fn report(why: &Why, name: &str, template: &Template, test_path: &str) {
+    match why {
+        // Not the test's doing: a kind of change reset cannot undo. Said once.
+        Why::CannotReset(_) => say::once(
+            &format!("{} cannot reset", template.name),
+            &format!(
+                "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                 tests that make this change pay for a new clone",
+                template.name
+            ),
+        ),
+        Why::NotRestored(_) => say::once(
+            &format!("{} not restored", template.name),
+            &format!(
+                "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                 tests that make this change pay for a new clone (please report it)",
+                template.name
+            ),
+        ),
+        Why::TemplateChanged(_) => say::once(
+            &format!("{} changed", template.name),
+            &format!(
+                "dbtest: template `{}` was changed after it was built ({why}), most likely by a test \
+                 writing into it: fresh clones carry the change too. Drop it (`dbtest clean --all`) so that \
+                 the next run builds it again",
+                template.name
+            ),
+        ),
+        // Not the test's doing either, and it lasts until someone ends that transaction.
+        Why::PreparedXa(_) => say::once(
+            "prepared XA",
+            &format!(
+                "dbtest: test databases are dropped, not reset, while the server holds a prepared XA \
+                 transaction: {why}; end it (XA COMMIT or XA ROLLBACK) to have them reused"
+            ),
+        ),
+        _ => say::dropped(name, &why.to_string()),
     }
 }
 
@@ -149,6 +178,7 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
     if settings.warm == 0 {
         return;
     }
+    crate::background::lasts_at_most(settings.ddl_timeout);
     {
         let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
         if !running
@@ -179,13 +209,9 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
     }
 }
 
-/// Waits, at most `bound`, for this process's refills to finish when no test of it holds a
-/// database: the process may be about to end, and a clone cut short by its end would be left on
-/// the server until the next run's sweep.
-pub(crate) fn settle(bound: std::time::Duration) {
-    if IN_FLIGHT.load(Ordering::Relaxed) > 0 {
-        return;
-    }
+/// Waits, at most `bound`, for this process's refills to finish (at exit: a clone cut short by
+/// the exit would be left on the server until the next run's sweep).
+pub(crate) fn wait_for_refills(bound: std::time::Duration) {
     let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     let _ = DONE.wait_timeout_while(running, bound, |r| {
         r.as_ref().is_some_and(|r| !r.is_empty())

@@ -15,7 +15,7 @@ use sqlx::MySql;
 use crate::config::{Keep, Settings};
 use crate::lease::Ending;
 use crate::lease::{self, TestArgs, TestDb};
-use crate::{sweep, template};
+use crate::{background, say, sweep, template};
 
 /// How long the test's pool may take to close after the body returns (a test that keeps a
 /// connection past its end gets a warning, not a hang).
@@ -146,8 +146,10 @@ fn run_with_database<Fut>(
     let rt = runtime();
     let started = Instant::now();
     let mut timings = Timings::default();
-    let db = rt
-        .block_on(async {
+    // On dbtest's runtime: the connection that owns the database outlives this test's runtime
+    // when its reset goes on after the test.
+    let (db, template_time) = rt
+        .block_on(background::spawn(move || async move {
             sweep::prepare(settings).await.map_err(|e| e.to_string())?;
             let template = template::ensure(settings, args.migrations)
                 .instrument(tracing::debug_span!("template"))
@@ -156,15 +158,16 @@ fn run_with_database<Fut>(
             sweep::sweep_once(settings)
                 .instrument(tracing::debug_span!("sweep"))
                 .await;
-            timings.template = started.elapsed();
-            let acquired = lease::acquire(settings, &template, args.test_path, args.fixtures)
+            let template_time = started.elapsed();
+            lease::acquire(settings, &template, args.test_path, args.fixtures)
                 .instrument(tracing::debug_span!("acquire", test = args.test_path))
                 .await
-                .map_err(|e| e.to_string());
-            timings.acquire = started.elapsed() - timings.template;
-            acquired
-        })
+                .map(|db| (db, template_time))
+                .map_err(|e| e.to_string())
+        }))
         .unwrap_or_else(|e| panic!("dbtest: {e}"));
+    timings.template = template_time;
+    timings.acquire = started.elapsed() - template_time;
 
     let mut pool = None;
     let body_started = Instant::now();
@@ -185,7 +188,8 @@ fn run_with_database<Fut>(
     };
 
     let release_started = Instant::now();
-    let teardown = rt.block_on(
+    let release_span = tracing::debug_span!("release", test = args.test_path);
+    let ending = rt.block_on(
         async {
             let mut closed = true;
             if let Some(pool) = pool {
@@ -203,17 +207,19 @@ fn run_with_database<Fut>(
                 Some(_) => Keep::Failed,
                 None => settings.keep,
             };
-            let ending = match keep {
+            match keep {
                 Keep::Always => Ending::Keep,
                 Keep::Failed if failed => Ending::Keep,
                 // Only a passing test whose connections are all closed can be proven clean.
                 _ if !failed && closed && reusable => Ending::Reuse,
                 _ => Ending::Drop,
-            };
-            lease::release(settings, db, ending, args.test_path).await
+            }
         }
-        .instrument(tracing::debug_span!("release", test = args.test_path)),
+        .instrument(release_span.clone()),
     );
+    let teardown = rt.block_on(background::spawn(move || {
+        lease::release(settings, db, ending, args.test_path).instrument(release_span)
+    }));
     timings.release = release_started.elapsed();
     timings.report(args.test_path);
 
@@ -262,7 +268,8 @@ struct Timings {
 impl Timings {
     /// With `DBTEST_LOG=debug` (or `trace`), one line on stderr per test; with
     /// `DBTEST_TIMINGS=<file>`, one tab-separated line appended to that file (for benchmarks):
-    /// test, then microseconds of template, acquire, body, release.
+    /// test, then microseconds of template, acquire, body, release (and, when its database is
+    /// reset after it, a line `test, "reset", microseconds` once that is done).
     fn report(&self, test: &str) {
         if matches!(
             std::env::var("DBTEST_LOG").as_deref(),
@@ -273,23 +280,15 @@ impl Timings {
                 self.template, self.acquire, self.body, self.release
             );
         }
-        if let Some(path) = std::env::var_os("DBTEST_TIMINGS") {
-            use std::io::Write;
-            let line = format!(
-                "{test}\t{}\t{}\t{}\t{}\n",
+        say::timing(|| {
+            format!(
+                "{test}\t{}\t{}\t{}\t{}",
                 self.template.as_micros(),
                 self.acquire.as_micros(),
                 self.body.as_micros(),
                 self.release.as_micros()
-            );
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = f.write_all(line.as_bytes());
-            }
-        }
+            )
+        });
     }
 }
 

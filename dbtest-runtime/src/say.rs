@@ -29,3 +29,17 @@ pub(crate) fn debug(line: impl FnOnce() -> String) {
         eprintln!("dbtest: {}", line());
     }
 }
+
+/// Appends `line()` to the file `DBTEST_TIMINGS` names, if it names one (for benchmarks).
+pub(crate) fn timing(line: impl FnOnce() -> String) {
+    if let Some(path) = std::env::var_os("DBTEST_TIMINGS") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(format!("{}\n", line()).as_bytes());
+        }
+    }
+}

@@ -67,7 +67,7 @@ type Cell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
 /// Tests run on runtimes of their own, so the cell holds no connection: only the template's name
 /// and script, or the error every later test of this process reports at once.
 pub(crate) async fn ensure(
-    settings: &Settings,
+    settings: &'static Settings,
     source: Migrations,
 ) -> Result<Arc<Template>, Arc<Error>> {
     static CELLS: Mutex<Option<HashMap<String, Cell>>> = Mutex::new(None);

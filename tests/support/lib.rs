@@ -442,3 +442,38 @@ pub fn serial(lock: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
 /// The lock of the tests that sweep with no grace period, or look at what a sweep did: a sweep
 /// of one of them may hold a database's lock, about to drop it, while another looks.
 pub const SWEEPS: &str = "dbtest_tests_sweeps";
+
+/// The schema of the release series (`tests/series.rs`): `tables` tables `t0`… in one migration,
+/// each with a foreign key to the table of half its number (a tree), an index, a text column and
+/// a default, and seed rows in every sixth table.
+pub mod series {
+    use std::fmt::Write;
+
+    /// Writes the series' migration for `tables` tables into `dir`.
+    pub fn write_schema(dir: &std::path::Path, tables: u32) {
+        let mut sql = String::new();
+        for i in 0..tables {
+            let parent = if i == 0 {
+                String::new()
+            } else {
+                format!(
+                    ",\n  CONSTRAINT fk_t{i} FOREIGN KEY (parent_id) REFERENCES t{} (id)",
+                    i / 2
+                )
+            };
+            writeln!(
+                sql,
+                "CREATE TABLE t{i} (\n  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n  parent_id INT NULL,\n  \
+                 name VARCHAR(100) NOT NULL,\n  note TEXT NULL,\n  created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,\n  \
+                 KEY k_name (name){parent}\n) ENGINE = InnoDB;"
+            )
+            .unwrap();
+            if i % 6 == 0 {
+                let rows: Vec<String> = (1..=5).map(|r| format!("('seed {i}.{r}')")).collect();
+                writeln!(sql, "INSERT INTO t{i} (name) VALUES {};", rows.join(", ")).unwrap();
+            }
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(format!("0001_series_{tables}.sql")), sql).unwrap();
+    }
+}
