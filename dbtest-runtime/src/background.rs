@@ -1,54 +1,82 @@
-//! dbtest's own runtime, one per process on a thread of its own: every test's database is
-//! acquired and released there (the connection that owns a database lives as long as the
-//! database's use, not as long as the test's runtime), so a reset may go on after its test has
+//! dbtest's own threads, a few per process, each with a runtime of its own: every test's database
+//! is acquired and released on one of them (the connection that owns a database lives as long as
+//! the database's use, not as long as the test's runtime), so a reset may go on after its test has
 //! returned. The process waits for those resets, and for the warm pool's refills, when it exits.
+//!
+//! What is said from these threads is written to stderr itself (`server::announce`): libtest
+//! hands a thread the output capture of the test that started it.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-
-use std::pin::Pin;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::instrument::WithSubscriber;
 
-/// Work for dbtest's thread: makes a future there, which need not be `Send`.
+/// Work for one of dbtest's threads: makes a future there, which need not be `Send`.
 type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
 
-/// The queue of dbtest's thread; the thread, its runtime and the exit hook start on first use.
-fn queue() -> &'static mpsc::UnboundedSender<Job> {
-    static QUEUE: OnceLock<mpsc::UnboundedSender<Job>> = OnceLock::new();
-    QUEUE.get_or_init(|| {
-        let (jobs, mut next) = mpsc::unbounded_channel::<Job>();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("dbtest: could not build its runtime");
-        std::thread::Builder::new()
-            .name("dbtest".into())
-            .spawn(move || {
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&rt, async move {
-                    while let Some(job) = next.recv().await {
-                        tokio::task::spawn_local(job());
-                    }
-                });
+/// How many threads: the client work of acquiring, checking and resetting (parsing a state of a
+/// hundred tables is a few milliseconds in a debug build) spread over the cores, as it was when
+/// every test did its own.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// The queues of dbtest's threads; the threads, their runtimes and the exit hook start on first
+/// use.
+fn queues() -> &'static [mpsc::UnboundedSender<Job>] {
+    static QUEUES: OnceLock<Vec<mpsc::UnboundedSender<Job>>> = OnceLock::new();
+    QUEUES.get_or_init(|| {
+        let queues = (0..threads())
+            .map(|i| {
+                let (jobs, mut next) = mpsc::unbounded_channel::<Job>();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("dbtest: could not build its runtime");
+                std::thread::Builder::new()
+                    .name(format!("dbtest-{i}"))
+                    .spawn(move || {
+                        let local = tokio::task::LocalSet::new();
+                        local.block_on(&rt, async move {
+                            while let Some(job) = next.recv().await {
+                                tokio::task::spawn_local(job());
+                            }
+                        });
+                    })
+                    .expect("dbtest: could not start its runtime's thread");
+                jobs
             })
-            .expect("dbtest: could not start its runtime's thread");
+            .collect();
         if !exit::register(at_exit) {
             // No hook: a reset cut short by the exit leaves its database unclaimable, for the
             // sweep (it never goes back to the pool unfinished).
-            eprintln!("dbtest: could not register an exit hook; resets still running at exit are cut short");
+            crate::server::announce(
+                "dbtest: could not register an exit hook; resets still running at exit are cut short",
+            );
         }
-        jobs
+        queues
     })
 }
 
-/// Runs the future `make` makes on dbtest's thread, with the caller's `tracing` subscriber; the
+/// One of dbtest's threads, for one test: its acquire and its release must run on the same one
+/// (the connection that owns its database belongs to that thread's runtime).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Home(usize);
+
+/// The next thread, in turn.
+pub(crate) fn home() -> Home {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    Home(NEXT.fetch_add(1, Ordering::Relaxed) % queues().len())
+}
+
+/// Runs the future `make` makes on thread `home`, with the caller's `tracing` subscriber; the
 /// future returned (to be awaited on any runtime) gives its output, or resumes its panic.
-pub(crate) fn spawn<F, Fut>(make: F) -> impl Future<Output = Fut::Output>
+pub(crate) fn spawn<F, Fut>(home: Home, make: F) -> impl Future<Output = Fut::Output>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future + 'static,
@@ -62,7 +90,7 @@ where
             let _ = done.send(task.await);
         })
     });
-    let sent = queue().send(job).is_ok();
+    let sent = queues()[home.0].send(job).is_ok();
     async move {
         match result.await {
             Ok(Ok(out)) => out,
@@ -74,44 +102,65 @@ where
 
 /// Resets going on in the background, per template.
 static PENDING: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+/// How many resets have ended, ever (read before looking for a database, to wait only if none
+/// ended since).
+static ENDED_COUNT: AtomicU64 = AtomicU64::new(0);
 /// Told when one ends: threads waiting at exit, tasks waiting for a database.
 static ENDED: Condvar = Condvar::new();
 static ENDED_ASYNC: Notify = Notify::const_new();
+/// The longest a reset or refill started so far may take, in milliseconds: how long the exit
+/// waits.
+static LONGEST: AtomicU64 = AtomicU64::new(0);
+/// The process is running its exit hook.
+static EXITING: AtomicBool = AtomicBool::new(false);
 
 fn pending() -> std::sync::MutexGuard<'static, Option<HashMap<String, usize>>> {
     PENDING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The longest a reset started so far may take, in milliseconds: how long the exit waits.
-static LONGEST: AtomicU64 = AtomicU64::new(0);
+/// Counts a reset of `template` from its start to its end, however it ends (a panic too).
+struct Counted(String);
 
-/// Starts `work`, the reset of a database of `template` that takes at most `bound`, on dbtest's
-/// thread (from a task there) without waiting for it; counted until it ends, so that the
-/// process waits for it at exit and a test finding no database ready waits for it rather than
-/// cloning.
+impl Counted {
+    fn start(template: &str) -> Counted {
+        *pending()
+            .get_or_insert_with(HashMap::new)
+            .entry(template.to_owned())
+            .or_default() += 1;
+        Counted(template.to_owned())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut pending = pending();
+        let map = pending.get_or_insert_with(HashMap::new);
+        if let Some(n) = map.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.0);
+            }
+        }
+        ENDED_COUNT.fetch_add(1, Ordering::SeqCst);
+        ENDED.notify_all();
+        ENDED_ASYNC.notify_waiters();
+    }
+}
+
+/// Starts `work`, the reset of a database of `template` that takes at most `bound`, on the
+/// calling thread (one of dbtest's, from a task there) without waiting for it; counted until it
+/// ends, so that the process waits for it at exit and a test finding no database ready waits
+/// for it rather than cloning.
 pub(crate) fn spawn_reset<F>(template: &str, bound: Duration, work: F)
 where
     F: Future<Output = ()> + 'static,
 {
     lasts_at_most(bound);
-    *pending()
-        .get_or_insert_with(HashMap::new)
-        .entry(template.to_owned())
-        .or_default() += 1;
-    let template = template.to_owned();
+    let counted = Counted::start(template);
     tokio::task::spawn_local(
         async move {
             work.await;
-            let mut pending = pending();
-            let map = pending.get_or_insert_with(HashMap::new);
-            if let Some(n) = map.get_mut(&template) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&template);
-                }
-            }
-            ENDED.notify_all();
-            ENDED_ASYNC.notify_waiters();
+            drop(counted);
         }
         .with_current_subscriber(),
     );
@@ -123,20 +172,34 @@ pub(crate) fn lasts_at_most(bound: Duration) {
     LONGEST.fetch_max(ms, Ordering::Relaxed);
 }
 
+/// Whether the process is ending (no new background work should start).
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::Relaxed)
+}
+
+/// How many resets of this process have ended so far; pass it to [`a_reset_ended`].
+pub(crate) fn resets_ended() -> u64 {
+    ENDED_COUNT.load(Ordering::SeqCst)
+}
+
 /// Resets of `template`'s databases going on in this process.
-pub(crate) fn resetting(template: &str) -> usize {
+fn resetting(template: &str) -> usize {
     pending()
         .as_ref()
         .and_then(|m| m.get(template).copied())
         .unwrap_or(0)
 }
 
-/// Waits, at most `bound`, until a reset of this process ends (any template); false if none was
-/// going on or none ended in time.
-pub(crate) async fn a_reset_ended(template: &str, bound: Duration) -> bool {
+/// Whether a reset of this process ended since [`resets_ended`] said `seen`, waiting for one at
+/// most `bound` while one of `template`'s goes on; false if none did (none was going on, or none
+/// ended in time).
+pub(crate) async fn a_reset_ended(template: &str, seen: u64, bound: Duration) -> bool {
     let ended = ENDED_ASYNC.notified();
     tokio::pin!(ended);
     ended.as_mut().enable();
+    if resets_ended() != seen {
+        return true;
+    }
     if resetting(template) == 0 {
         return false;
     }
@@ -147,6 +210,7 @@ pub(crate) async fn a_reset_ended(template: &str, bound: Duration) -> bool {
 /// take (each is bounded by `DBTEST_DDL_TIMEOUT` on its own).
 extern "C" fn at_exit() {
     let _ = std::panic::catch_unwind(|| {
+        EXITING.store(true, Ordering::Relaxed);
         let bound = Duration::from_millis(LONGEST.load(Ordering::Relaxed)) + Duration::from_secs(5);
         let deadline = Instant::now() + bound;
         let mut pending = pending();

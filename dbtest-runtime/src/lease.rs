@@ -70,13 +70,15 @@ pub(crate) async fn acquire(
     let mut claimed = None;
     if reusable {
         loop {
+            // Read before looking, so a reset that ends while this claim looks is not missed.
+            let seen = background::resets_ended();
             claimed = pool::claim(&mut owner, template, test_path)
                 .instrument(tracing::debug_span!("claim"))
                 .await
                 .map_err(|e| db::privileges_hint(e, "claiming a database from the warm pool"))?;
             // None ready: one this process is resetting will be, sooner than a new clone.
             if claimed.is_some()
-                || !background::a_reset_ended(&template.name, settings.ddl_timeout).await
+                || !background::a_reset_ended(&template.name, seen, settings.ddl_timeout).await
             {
                 break;
             }
@@ -285,7 +287,9 @@ async fn reset_or_drop(
     )
     .await;
     if let Err(e) = done {
-        eprintln!("dbtest: after test {test_path}: {e}; the next sweep removes it");
+        crate::server::announce(&format!(
+            "dbtest: after test {test_path}: {e}; the next sweep removes it"
+        ));
     }
     db::close(owner).await;
     say::timing(|| format!("{test_path}\treset\t{}", started.elapsed().as_micros()));

@@ -118,6 +118,9 @@ pub(crate) async fn give_back(
         Outcome::Reset { restored, proven } => {
             tracing::debug!(database = name, restored, "reset and back in the warm pool");
             registry::mark_ready(owner, name, proven).await?;
+            // Free before the reset counts as ended: a test it wakes can claim it at once
+            // (closing the session frees it too, but the server may take a moment).
+            db::release_lock(owner, name).await?;
             Ok(true)
         }
         Outcome::Drop(why) => {
@@ -188,6 +191,7 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
             return;
         }
     }
+    let name = template.name.clone();
     let spawned = std::thread::Builder::new()
         .name("dbtest-warm".into())
         .spawn(move || {
@@ -205,7 +209,7 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
         });
     if spawned.is_err() {
         let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        running.get_or_insert_with(HashSet::new).clear();
+        running.get_or_insert_with(HashSet::new).remove(&name);
     }
 }
 
@@ -244,6 +248,10 @@ async fn fill(settings: &'static Settings, template: &Template) {
         .max(PEAK.load(Ordering::Relaxed))
         .min(settings.warm_max);
     for _ in 0..target {
+        // The process is ending: a clone started now would be cut short.
+        if crate::background::exiting() {
+            return;
+        }
         let Ok(mut conn) = db::connect(settings, None).await else {
             return;
         };

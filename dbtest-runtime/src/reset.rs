@@ -399,25 +399,45 @@ async fn read_definitions(
     // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
     // database on the server. TABLES without ENGINE opens no table: only a gated read asks
     // for what needs it. `UNIX_TIMESTAMP()` is the statement's start, before it reads anything.
-    let tables = if gate.is_some() {
-        format!(
-            "SELECT 'table', TABLE_NAME, TABLE_TYPE, ENGINE, UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}"
-        )
-    } else {
-        format!(
-            "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL, NULL, NULL \
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}"
-        )
+    // A scope of few tables is looked up table by table: by name, the server opens only those
+    // (the result is filtered below all the same).
+    let names: Option<Vec<String>> = scope.and_then(|s| s.iter().map(|t| literal(t)).collect());
+    let by_name: Vec<Option<String>> = match names {
+        Some(names) if !names.is_empty() => names.into_iter().map(Some).collect(),
+        _ => vec![None],
     };
+    let mut parts = Vec::new();
+    for name in &by_name {
+        let (table, trigger) = match name {
+            Some(n) => (
+                format!(" AND TABLE_NAME = {n}"),
+                format!(" AND EVENT_OBJECT_TABLE = {n}"),
+            ),
+            None => (String::new(), String::new()),
+        };
+        parts.push(if gate.is_some() {
+            format!(
+                "SELECT 'table', TABLE_NAME, TABLE_TYPE, ENGINE, UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
+            )
+        } else {
+            format!(
+                "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL, NULL, NULL \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
+            )
+        });
+        parts.push(format!(
+            "SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
+               CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER), NULL, NULL \
+             FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}{trigger}"
+        ));
+    }
     let mut listing = format!(
         "USE {};\n\
          SELECT 'user', CURRENT_USER(), NULL, NULL, UNIX_TIMESTAMP(), NULL \
-         UNION ALL {tables} \
-         UNION ALL SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
-           CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER), NULL, NULL \
-           FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}",
-        ident(db)
+         UNION ALL {}",
+        ident(db),
+        parts.join(" UNION ALL ")
     );
     if scope.is_none() {
         // Grants name the database: a fresh clone, new and with a name of its own, has none of

@@ -146,10 +146,11 @@ fn run_with_database<Fut>(
     let rt = runtime();
     let started = Instant::now();
     let mut timings = Timings::default();
-    // On dbtest's runtime: the connection that owns the database outlives this test's runtime
-    // when its reset goes on after the test.
+    // On one of dbtest's threads, the same for acquire and release: the connection that owns
+    // the database outlives this test's runtime when its reset goes on after the test.
+    let home = background::home();
     let (db, template_time) = rt
-        .block_on(background::spawn(move || async move {
+        .block_on(background::spawn(home, move || async move {
             sweep::prepare(settings).await.map_err(|e| e.to_string())?;
             let template = template::ensure(settings, args.migrations)
                 .instrument(tracing::debug_span!("template"))
@@ -217,7 +218,7 @@ fn run_with_database<Fut>(
         }
         .instrument(release_span.clone()),
     );
-    let teardown = rt.block_on(background::spawn(move || {
+    let teardown = rt.block_on(background::spawn(home, move || {
         lease::release(settings, db, ending, args.test_path).instrument(release_span)
     }));
     timings.release = release_started.elapsed();

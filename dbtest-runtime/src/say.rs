@@ -1,6 +1,8 @@
 //! What dbtest says on its own, beyond errors: one line when it makes a test suite slower or
 //! does something the user did not ask for, once per process and cause; and, with
-//! `DBTEST_LOG=debug`, why a database was dropped instead of reset.
+//! `DBTEST_LOG=debug`, why a database was dropped instead of reset. Written to stderr itself, not
+//! through `eprintln!`: most of it is said on dbtest's own thread, which libtest would have
+//! write into the output it captures for whichever test started that thread.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -26,7 +28,7 @@ pub(crate) fn debug(line: impl FnOnce() -> String) {
         std::env::var("DBTEST_LOG").as_deref(),
         Ok("debug" | "trace")
     ) {
-        eprintln!("dbtest: {}", line());
+        crate::server::announce(&format!("dbtest: {}", line()));
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
             };
             let made = identified.map(|server| {
                 if let Some(line) = dialect::set(server).too_old() {
-                    eprintln!("{line}");
+                    crate::server::announce(&line);
                 }
             });
             db::close(conn).await;
@@ -58,9 +58,11 @@ pub(crate) async fn sweep_once(settings: &Settings) {
     SWEPT
         .get_or_init(|| async {
             match sweep(settings, Mode::Expired).await {
-                Ok(report) if report.dropped() > 0 => eprintln!("dbtest: {report}"),
+                Ok(report) if report.dropped() > 0 => {
+                    crate::server::announce(&format!("dbtest: {report}"))
+                }
                 Ok(_) => {}
-                Err(e) => eprintln!("dbtest: sweep skipped: {e}"),
+                Err(e) => crate::server::announce(&format!("dbtest: sweep skipped: {e}")),
             }
         })
         .await;
