@@ -2,10 +2,10 @@
 //! registered test database with `ready_at` set and its owner lock free; a test claims one by
 //! taking that lock (atomic on the server, so two processes never get the same one). A finished
 //! test's database comes back only when [`reset`](crate::reset) proves it equal to a fresh clone;
-//! the pool is refilled in the background with new clones, up to `DBTEST_WARM` per template. A
-//! test that ends with no other test of its process running waits for a refill in progress (the
-//! process may be about to end); a refill cut short all the same (a killed process) leaves an
-//! unowned half-made database, which the sweep removes like any orphan.
+//! the pool is refilled in the background with new clones, up to `DBTEST_WARM` per template. The
+//! process waits for a refill in progress when it exits (`background`); a refill cut short all
+//! the same (a killed process) leaves an unowned half-made database, which the sweep removes like
+//! any orphan.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
