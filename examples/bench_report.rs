@@ -229,15 +229,8 @@ fn series(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, base: &str, 
         let (mut walls, mut releases, mut resets) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
             walls.push(run());
-            let text = std::fs::read_to_string(timings).unwrap_or_default();
-            for line in text.lines() {
-                let f: Vec<&str> = line.split('\t').collect();
-                match f[..] {
-                    [_, "reset", us] => resets.extend(us.parse().ok().map(Duration::from_micros)),
-                    [_, _, _, _, us] => releases.extend(us.parse().ok().map(Duration::from_micros)),
-                    _ => {}
-                }
-            }
+            releases.extend(release_times(timings));
+            resets.extend(reset_times(timings));
         }
         let p = |v: &[Duration], q| {
             if v.is_empty() {
@@ -346,16 +339,33 @@ fn acquisitions(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
 }
 
 /// The background resets' times from a DBTEST_TIMINGS file (lines `test, "reset", µs`).
-fn resets(path: &Path) -> Option<Duration> {
-    let v: Vec<Duration> = std::fs::read_to_string(path)
+fn reset_times(path: &Path) -> Vec<Duration> {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
             [_, "reset", us] => us.parse().ok().map(Duration::from_micros),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Their p50, if there are any.
+fn resets(path: &Path) -> Option<Duration> {
+    let v = reset_times(path);
     (!v.is_empty()).then(|| percentile(&v, 50))
+}
+
+/// The per-test release times from a DBTEST_TIMINGS file (the last of a test line's fields).
+fn release_times(path: &Path) -> Vec<Duration> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            [_, _, _, _, us] => us.parse().ok().map(Duration::from_micros),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `cargo nextest run -p bench`: wall time, and per-test times from its output.

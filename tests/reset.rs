@@ -740,14 +740,8 @@ fn changes_long_after_the_last_proof_are_found_as_surely() {
                 "after `{change}` no table was taken as unchanged: {stderr}"
             ));
         }
-        let pooled: Option<String> = rt
-            .block_on(
-                sql::query_scalar("SELECT CONVERT(name USING utf8mb4) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL")
-                    .bind(&db)
-                    .fetch_optional(&mut conn),
-            )
-            .unwrap();
-        match (expect, pooled.is_some()) {
+        let back = pooled(&mut conn).is_some_and(|(name, _)| name == db);
+        match (expect, back) {
             (Reset, true) => {
                 let got = Observed::of(&rt, &mut conn, &db, &owner);
                 if got != want {

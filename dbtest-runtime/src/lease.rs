@@ -219,29 +219,17 @@ pub(crate) async fn release(
         },
     )
     .await;
-    match ended {
-        Ok(End::Reset) => {
-            let of = template.name.clone();
-            background::spawn_reset(
-                &of,
-                bound,
-                reset_or_drop(name, owner, template, clean_since, test_path, bound),
-            );
-            Ok(None)
-        }
-        Ok(End::Kept) => {
-            db::close(owner).await;
-            Ok(Some(name))
-        }
-        Ok(End::Dropped) => {
-            db::close(owner).await;
-            Ok(None)
-        }
-        Err(e) => {
-            db::close(owner).await;
-            Err(e)
-        }
+    if let Ok(End::Reset) = ended {
+        let of = template.name.clone();
+        background::spawn_reset(
+            &of,
+            bound,
+            reset_or_drop(name, owner, template, clean_since, test_path, bound),
+        );
+        return Ok(None);
     }
+    db::close(owner).await;
+    ended.map(|end| matches!(end, End::Kept).then_some(name))
 }
 
 /// What a test database may be holding on to, for a bounded wait's message.
