@@ -66,6 +66,7 @@ const LATER: &[&str] = &[
     "table renamed",
     PARENT_REPLACED,
     "parents swapped",
+    "referenced column renamed",
     "view replaced",
     "trigger body",
 ];
@@ -184,6 +185,8 @@ const CHANGES: &[(&str, &str, Expect)] = &[
     // Only what `orders` shows of its parent changes (its foreign key names `items_gone`), not
     // `orders` itself: the new `items` equals the old.
     ("parents swapped", "RENAME TABLE p_left TO p_swap, p_right TO p_left, p_swap TO p_right", Drop),
+    // Only what `p_child` shows of the column its key references changes.
+    ("referenced column renamed", "ALTER TABLE p_left RENAME COLUMN id TO pid", Drop),
     (PARENT_REPLACED, "SET FOREIGN_KEY_CHECKS = 0; RENAME TABLE items TO items_gone; \
       CREATE TABLE items LIKE items_gone; INSERT INTO items (id, sku, name, price, qty, note) \
       SELECT id, sku, name, price, qty, note FROM items_gone; DROP TABLE items_gone", Drop),

@@ -84,8 +84,9 @@ pub(crate) async fn acquire(
             }
         }
     }
+    let ready = claimed.as_ref().map(|c| c.others_ready);
     let (name, clean_since) = match claimed {
-        Some(claimed) => claimed,
+        Some(claimed) => (claimed.name, claimed.clean_since),
         None => {
             // A reused database serves many tests, so only a single-use one is named after its test.
             let label = if reusable { "" } else { test_path };
@@ -119,7 +120,7 @@ pub(crate) async fn acquire(
     };
     pool::started();
     if reusable {
-        pool::refill(settings, template.clone());
+        pool::refill(settings, template.clone(), ready);
     }
     let mut db = TestDb {
         name,

@@ -30,10 +30,10 @@ pub(crate) async fn claim(
     owner: &mut MySqlConnection,
     template: &Template,
     test_path: &str,
-) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
+) -> Result<Option<Claimed>, sqlx::Error> {
     // Only names of this template's databases: a row of the registry (a table every account
     // with the grant on `dbtest\_%` may write) naming another database is never used.
-    let candidates: Vec<String> = registry::ready_candidates(owner, &template.name, 8)
+    let candidates: Vec<String> = registry::ready_candidates(owner, &template.name, CANDIDATES)
         .await?
         .into_iter()
         .filter(|n| naming::is_test_db_of(n, &template.name))
@@ -59,8 +59,25 @@ pub(crate) async fn claim(
     compat::raw_sql(&format!("USE {}", ident(&name)))
         .execute(&mut *owner)
         .await?;
-    Ok(Some((name, clean_since)))
+    Ok(Some(Claimed {
+        others_ready: candidates.len() - 1,
+        name,
+        clean_since,
+    }))
 }
+
+/// A pool database a test claimed.
+pub(crate) struct Claimed {
+    pub name: String,
+    /// Since when a reset proved it clean, if one did (see `reset::Gate`).
+    pub clean_since: Option<i64>,
+    /// How many other databases of its template were ready when it was claimed (of at most
+    /// [`CANDIDATES`] looked at).
+    pub others_ready: usize,
+}
+
+/// Ready databases a claim looks at.
+const CANDIDATES: u32 = 8;
 
 /// Whether database `name` of `template`, whose test passed, may be reset for the pool: the
 /// template's clones can be reset, the pool has room, nothing holds on to the database (see
@@ -110,6 +127,7 @@ pub(crate) async fn give_back(
         name,
         &template.name,
         &template.script,
+        &template.shapes,
         reference,
         clean_since,
     )
@@ -177,8 +195,11 @@ static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 static DONE: Condvar = Condvar::new();
 
 /// Starts a background refill of `template`'s pool, unless one runs already in this process.
-pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>) {
-    if settings.warm == 0 {
+///
+/// `ready`: how many of the template's databases a claim just saw ready besides its own, if it
+/// claimed one; when that is the target already, nothing is started (no thread, no connection).
+pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>, ready: Option<usize>) {
+    if settings.warm == 0 || ready.is_some_and(|n| n >= target(settings) as usize) {
         return;
     }
     crate::background::lasts_at_most(settings.ddl_timeout);
@@ -242,11 +263,16 @@ pub(crate) fn ended() {
 /// Makes clean clones until the pool holds `DBTEST_WARM` of them, or as many as this process has
 /// run tests at once (never more than `DBTEST_WARM_MAX`); stops at the first failure: the pool is
 /// an optimisation, tests clone for themselves without it.
-async fn fill(settings: &'static Settings, template: &Template) {
-    let target = settings
+/// How many clean databases a refill keeps ready per template.
+fn target(settings: &Settings) -> u32 {
+    settings
         .warm
         .max(PEAK.load(Ordering::Relaxed))
-        .min(settings.warm_max);
+        .min(settings.warm_max)
+}
+
+async fn fill(settings: &'static Settings, template: &Template) {
+    let target = target(settings);
     for _ in 0..target {
         // The process is ending: a clone started now would be cut short.
         if crate::background::exiting() {

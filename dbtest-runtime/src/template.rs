@@ -44,6 +44,8 @@ pub(crate) struct Template {
     pub script: Script,
     /// `script` rendered as the statements a clone runs.
     pub clone_sql: String,
+    /// What a reset needs to know of `script`'s tables.
+    pub shapes: reset::Shapes,
     /// The state of a fresh clone, which a reset must reproduce; or why its clones cannot be
     /// reset (they are dropped after each test instead).
     pub reference: Result<reset::State, String>,
@@ -54,6 +56,7 @@ impl Template {
         Template {
             name: name.to_owned(),
             clone_sql: script.clone_sql(name, &crate::dialect::server().restore_session),
+            shapes: reset::Shapes::of(&script),
             script,
             reference,
         }
