@@ -17,7 +17,7 @@ use crate::compat;
 use crate::config::Settings;
 use crate::db;
 use crate::error::Result;
-use crate::naming::{self, ident, literal};
+use crate::naming::{self, literal};
 use crate::registry;
 use crate::reset::{self, Outcome, Why};
 use crate::template::Template;
@@ -56,9 +56,6 @@ pub(crate) async fn claim(
         db::release_lock(owner, &name).await?;
         return Ok(None);
     };
-    compat::raw_sql(&format!("USE {}", ident(&name)))
-        .execute(&mut *owner)
-        .await?;
     Ok(Some(Claimed {
         others_ready: candidates.len() - 1,
         name,
@@ -98,7 +95,6 @@ pub(crate) async fn may_give_back(
         say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
         return Ok(false);
     }
-    reset::prepare_session(owner, crate::dialect::server()).await?;
     match reset::let_go(owner, name).await? {
         None => Ok(true),
         Some(why) => {

@@ -130,22 +130,25 @@ impl Kind {
     }
 }
 
+/// `v` as a string literal of at most 255 characters, any character a plain literal may not hold
+/// replaced by `_` (a test path, a host name: informative columns).
+fn text(v: &str) -> String {
+    let plain: String = v
+        .chars()
+        .map(|c| {
+            if literal(&c.to_string()).is_some() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(255)
+        .collect();
+    literal(&plain).expect("sanitised")
+}
+
 /// The statement that registers `name` (replacing a stale row of the same name).
 pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option<&str>) -> String {
-    let text = |v: &str| {
-        let plain: String = v
-            .chars()
-            .map(|c| {
-                if literal(&c.to_string()).is_some() {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(255)
-            .collect();
-        literal(&plain).expect("sanitised")
-    };
     format!(
         "REPLACE INTO {t} (name, kind, used_at, test, host, pid, template, cloned_by) \
          SELECT {name}, '{kind}', {used}, {test}, {host}, {pid}, {template}, CURRENT_USER() {guard}",
@@ -285,33 +288,40 @@ pub async fn ready_candidates(
     .collect()
 }
 
-/// Takes pool database `name` for `test`; the caller holds its owner lock. `None` if it was not
-/// in the pool any more; else since when a reset proved it clean (`clean_since`), if one did.
+/// Takes pool database `name` for `test` and makes it the session's default database, in one
+/// request; the caller holds its owner lock. `None` if it was not in the pool any more; else since
+/// when a reset proved it clean (`clean_since`), if one did.
 pub async fn claim(
     conn: &mut MySqlConnection,
     name: &str,
     test: &str,
 ) -> Result<Option<Option<i64>>, sqlx::Error> {
+    let literal_name = literal(name).ok_or_else(|| {
+        sqlx::Error::Protocol(format!("dbtest: `{name}` is not a name dbtest makes"))
+    })?;
     // Read before the update, under the owner lock: only its holder marks the row ready.
-    let clean_since: Option<Option<i64>> = compat::query_scalar(&format!(
-        "SELECT clean_since FROM {} WHERE name = ? AND ready_at IS NOT NULL",
-        rows(None)
-    ))
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let done = compat::query(&format!(
-        "UPDATE {} SET ready_at = NULL, clean_since = NULL, test = ?, host = ?, pid = ? \
-         WHERE name = ? AND ready_at IS NOT NULL",
-        rows(None)
-    ))
-    .bind(test)
-    .bind(hostname())
-    .bind(std::process::id())
-    .bind(name)
-    .execute(conn)
-    .await?;
-    Ok(clean_since.filter(|_| done.rows_affected() == 1))
+    let sql = format!(
+        "SELECT 'since', clean_since FROM {t} WHERE name = {literal_name} AND ready_at IS NOT NULL;\n\
+         UPDATE {t} SET ready_at = NULL, clean_since = NULL, test = {test}, host = {host}, pid = {pid} \
+         WHERE name = {literal_name} AND ready_at IS NOT NULL;\n\
+         SELECT 'claimed', ROW_COUNT();\n\
+         USE {db}",
+        t = rows(None),
+        test = text(test),
+        host = text(&hostname()),
+        pid = std::process::id(),
+        db = crate::naming::ident(name),
+    );
+    let (mut since, mut claimed) = (None, false);
+    for row in compat::raw_sql(&sql).fetch_all(conn).await? {
+        let value = crate::db::text(&row, 1)?;
+        match crate::db::text(&row, 0)?.as_deref() {
+            Some("since") => since = Some(value.and_then(|v| v.parse::<i64>().ok())),
+            Some("claimed") => claimed = value.as_deref() == Some("1"),
+            _ => {}
+        }
+    }
+    Ok(since.filter(|_| claimed))
 }
 
 /// This machine's name, for the registry's `host` column.

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{Column, Row};
@@ -1009,49 +1010,75 @@ impl Plan {
 /// Whether `db` can be let go of now, for a reset (`None`) or only dropped (`Some(why)`): no
 /// other session is on it and no prepared XA transaction may hold changes to it. Asked before
 /// [`reset`], at the test's end: what it finds is the test's doing, and the test fails if its
-/// database cannot then be dropped either.
+/// database cannot then be dropped either. Leaves the session prepared for [`reset`] (see
+/// [`prepare_session`]).
 pub(crate) async fn let_go(
     conn: &mut MySqlConnection,
     db: &str,
 ) -> Result<Option<Why>, sqlx::Error> {
+    // MySQL 8.0.19+ shows prepared XA transactions only to XA_RECOVER_ADMIN, and refuses others
+    // with ER_XAER_RMERR (1401) before naming the privilege (1227): once refused, not asked again.
+    static XA_REFUSED: AtomicBool = AtomicBool::new(false);
+    let d = literal(db).expect("generated names are plain");
+    let others = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = {d} AND ID <> CONNECTION_ID()"
+    );
+    // One request: the session prepared for the reset, the other sessions, the prepared XA
+    // transactions (a row of four columns each).
+    let ask = |xa: bool| {
+        let mut sql = format!("{};\n{others}", prepared_sql(crate::dialect::server()));
+        if xa {
+            sql.push_str(";\nXA RECOVER");
+        }
+        sql
+    };
+    let xa = !XA_REFUSED.load(Ordering::Relaxed);
+    let rows = match compat::raw_sql(&ask(xa)).fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        Err(e) if xa && matches!(db::server_code(&e), Some(1401 | 1227)) => {
+            XA_REFUSED.store(true, Ordering::Relaxed);
+            say::once(
+                "xa recover refused",
+                &format!(
+                    "dbtest: the server refused XA RECOVER ({e}), so a test that leaves a prepared XA \
+                     transaction behind cannot be told apart; grant XA_RECOVER_ADMIN (MySQL 8.0.19+) to \
+                     have it checked"
+                ),
+            );
+            compat::raw_sql(&ask(false)).fetch_all(&mut *conn).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let count = |row: &MySqlRow| -> Result<i64, sqlx::Error> {
+        Ok(text(row, 0)?
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(i64::MAX))
+    };
+    let mut in_use = rows.first().map_or(Ok(i64::MAX), count)? > 0;
+    let mut prepared = rows.get(1).map(|row| text(row, 3)).transpose()?;
+
     // Another session still on the database (a connection the test opened itself and left
     // open) could write after the reset: not provably clean. The test's pool has just closed, and
-    // the server may take a moment to end those sessions: wait for them, briefly.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
-    loop {
-        let others: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
-        )
-        .bind(db)
-        .fetch_one(&mut *conn)
-        .await?;
-        if others == 0 {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            return Ok(Some(Why::InUse));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-
-    // A prepared XA transaction has no session, yet may hold changes to any database.
-    match compat::raw_sql("XA RECOVER").fetch_all(&mut *conn).await {
-        Ok(prepared) => {
-            if let Some(row) = prepared.first() {
-                return Ok(Some(Why::PreparedXa(text(row, 3)?.unwrap_or_default())));
+    // the server may take a moment to end those sessions: wait for them, briefly; then look for
+    // prepared XA transactions again (such a session may have left one).
+    if in_use {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while in_use {
+            if std::time::Instant::now() > deadline {
+                return Ok(Some(Why::InUse));
             }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let row = compat::raw_sql(&others).fetch_one(&mut *conn).await?;
+            in_use = count(&row)? > 0;
         }
-        // MySQL 8.0.19+ shows them only to XA_RECOVER_ADMIN, and refuses others with
-        // ER_XAER_RMERR (1401) before naming the privilege (1227): say once what is not checked.
-        Err(e) if matches!(db::server_code(&e), Some(1401 | 1227)) => say::once(
-            "xa recover refused",
-            &format!(
-                "dbtest: the server refused XA RECOVER ({e}), so a test that leaves a prepared XA \
-                 transaction behind cannot be told apart; grant XA_RECOVER_ADMIN (MySQL 8.0.19+) to \
-                 have it checked"
-            ),
-        ),
-        Err(e) => return Err(e),
+        if !XA_REFUSED.load(Ordering::Relaxed) {
+            let rows = compat::raw_sql("XA RECOVER").fetch_all(&mut *conn).await?;
+            prepared = rows.first().map(|row| text(row, 3)).transpose()?;
+        }
+    }
+    // A prepared XA transaction has no session, yet may hold changes to any database.
+    if let Some(data) = prepared {
+        return Ok(Some(Why::PreparedXa(data.unwrap_or_default())));
     }
     Ok(None)
 }
