@@ -238,7 +238,8 @@ pub(crate) async fn read(
 }
 
 /// What a reset may take as unchanged without reading it: on MariaDB, the definition of an InnoDB
-/// table, not partitioned, whose `information_schema.TABLES.CREATE_TIME` is older than the second
+/// table, not partitioned, whose file is in the database's directory (`TABLES.CREATE_OPTIONS`
+/// names no `DIRECTORY`), whose `information_schema.TABLES.CREATE_TIME` is older than the second
 /// in which the last proof that the database is clean began (`since`), and so is that of every
 /// table its foreign keys reference (all in this database).
 ///
@@ -251,9 +252,12 @@ pub(crate) async fn read(
 /// renaming the parent (away, into another database, two parents swapped, another table put in
 /// its place) or a column it references changes the child's text and not its file. Each of those
 /// is DDL on the parent, which leaves no table of that name or one whose `CREATE_TIME` moved:
-/// hence the second rule. The AUTO_INCREMENT counter is compared all the same
-/// (`TABLES.AUTO_INCREMENT`), and rows always are: `TRUNCATE` and `EXCHANGE PARTITION` change rows
-/// and counter without moving `UPDATE_TIME` or `CREATE_TIME`. A server clock that went back since
+/// hence the rule on parents. The one other thing InnoDB, not the file, adds to the text is
+/// where the table's own file is (`DATA DIRECTORY`): `EXCHANGE PARTITION` with a partition kept
+/// elsewhere moves it without touching the `.frm` (found by an independent review), and
+/// `CREATE_OPTIONS` shows it, hence the rule on directories. The AUTO_INCREMENT counter is
+/// compared all the same (`TABLES.AUTO_INCREMENT`), and rows always are: `TRUNCATE` and `EXCHANGE
+/// PARTITION` change rows and counter without moving `UPDATE_TIME` or `CREATE_TIME`. A server clock that went back since
 /// `since` (now is earlier) turns the gate off. MySQL keeps `CREATE_TIME` in its data dictionary
 /// and documents no such rule: there every table is read.
 pub(crate) struct Gate<'a> {
@@ -462,7 +466,10 @@ async fn read_definitions(
         };
         parts.push(if gate.is_some() {
             format!(
-                "SELECT 'table', TABLE_NAME, TABLE_TYPE, ENGINE, UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
+                "SELECT 'table', TABLE_NAME, TABLE_TYPE, \
+                   IF(LOCATE('DIRECTORY', COALESCE(CREATE_OPTIONS, '')) = 0, ENGINE, \
+                      CONCAT(ENGINE, ' in a directory of its own')), \
+                   UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
                  FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
             )
         } else {
