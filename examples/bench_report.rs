@@ -6,7 +6,8 @@
 //! - `#[db_test]`'s default, fastest mode (reset instead of drop, warm pool),
 //!
 //! cold (no template, no pool) and warm, at 1, 2 and 8 test threads and under `cargo nextest`.
-//! It prints suite wall times, per-test acquisition latency (p50/p95: from the test's start to its
+//! It prints suite wall times (for `#[db_test]`, the median of several runs and their range),
+//! per-test acquisition latency (p50/p95: from the test's start to its
 //! body, recorded by the runtime through `DBTEST_TIMINGS`) and the ratios; then the floor for
 //! cloning (the template's DDL replayed in one request) against a fresh clone, and 16 processes
 //! started at once on a cold template against one migration run plus 16 clones.
@@ -28,6 +29,12 @@ use dbtest_tests::sql;
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
 const SCRATCH: &str = "sqlxbench_scratch";
+/// Runs of each `#[db_test]` mode, warm, and cold: a suite of a second or two moves by tens of
+/// percent from one run to the next on a shared machine, so each row is the median run (its
+/// range beside it), with the per-test figures of all its runs. `#[sqlx::test]`'s suite takes
+/// close to a minute and is run once.
+const WARM_RUNS: usize = 5;
+const COLD_RUNS: usize = 3;
 const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench");
 
 fn main() {
@@ -122,29 +129,47 @@ fn main() {
         ("db_test reset+pool", vec![]),
     ] {
         let env = dbtest_env(&extra);
-        forget_bench_template(&rt, &mut conn);
-        let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), "2");
-        rows.push(Row_::new(mode, "cold", "2", wall, &acq, tests).with_reset(&timings));
-        for threads in ["1", "2", "8"] {
-            let (wall, acq) = run(mode, &dbtest_bin, &as_refs(&env), threads);
-            rows.push(Row_::new(mode, "warm", threads, wall, &acq, tests).with_reset(&timings));
+        // Cold: one run each (a second run would be warm).
+        let mut colds = Vec::new();
+        let mut cold_times = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..COLD_RUNS {
+            forget_bench_template(&rt, &mut conn);
+            let (wall, (acq, crit)) = run(mode, &dbtest_bin, &as_refs(&env), "2");
+            colds.push(wall);
+            cold_times.0.extend(acq);
+            cold_times.1.extend(crit);
+            cold_times.2.extend(reset_times(&timings));
         }
-        let _ = std::fs::remove_file(&timings);
+        rows.push(Row_::of_runs(mode, "cold", "2", &colds, &cold_times, tests));
+        for threads in ["1", "2", "8"] {
+            let mut walls = Vec::new();
+            let mut times = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..WARM_RUNS {
+                let (wall, (acq, crit)) = run(mode, &dbtest_bin, &as_refs(&env), threads);
+                walls.push(wall);
+                times.0.extend(acq);
+                times.1.extend(crit);
+                times.2.extend(reset_times(&timings));
+            }
+            rows.push(Row_::of_runs(mode, "warm", threads, &walls, &times, tests));
+        }
         let mut nx_env = as_refs(&env);
         let timings_s = timings.to_string_lossy().into_owned();
         nx_env.push(("DBTEST_TIMINGS", &timings_s));
-        let (wall, _) = nextest(&nx_env, &[]);
-        rows.push(
-            Row_::new(
-                mode,
-                "warm",
-                "nextest",
-                wall,
-                &acquisitions(&timings),
-                tests,
-            )
-            .with_reset(&timings),
-        );
+        let mut walls = Vec::new();
+        let mut times = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..WARM_RUNS {
+            let _ = std::fs::remove_file(&timings);
+            let (wall, _) = nextest(&nx_env, &[]);
+            let (acq, crit) = acquisitions(&timings);
+            walls.push(wall);
+            times.0.extend(acq);
+            times.1.extend(crit);
+            times.2.extend(reset_times(&timings));
+        }
+        rows.push(Row_::of_runs(
+            mode, "warm", "nextest", &walls, &times, tests,
+        ));
     }
     rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
         .unwrap();
@@ -154,11 +179,12 @@ fn main() {
     println!("critical path = dbtest's share of a test, everything but its body (p50/p95);");
     println!("reset = the reset after a test, off its critical path (p50)\n");
     println!(
-        "{:<20} {:<5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "{:<20} {:<5} {:>8} {:>10} {:>17} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "mode",
         "state",
         "threads",
         "wall",
+        "range",
         "acq p50",
         "acq p95",
         "crit p50",
@@ -179,9 +205,12 @@ fn main() {
             (format!("{a:.1?}"), format!("{b:.1?}"))
         });
         let reset = r.reset.map_or(String::new(), |d| format!("{d:.1?}"));
+        let range = r.range.map_or("-".to_owned(), |(lo, hi)| {
+            format!("{:.2}-{:.2}s", lo.as_secs_f64(), hi.as_secs_f64())
+        });
         println!(
-            "{:<20} {:<5} {:>8} {:>10.3?} {:>10.1?} {:>10.1?} {:>10} {:>10} {:>10} {:>12}",
-            r.mode, r.state, r.threads, r.wall, r.p50, r.p95, c50, c95, reset, ratio
+            "{:<20} {:<5} {:>8} {:>10.3?} {:>17} {:>10.1?} {:>10.1?} {:>10} {:>10} {:>10} {:>12}",
+            r.mode, r.state, r.threads, r.wall, range, r.p50, r.p95, c50, c95, reset, ratio
         );
     }
 
@@ -264,13 +293,32 @@ struct Row_ {
     critical: Option<(Duration, Duration)>,
     /// The reset after a test, off its critical path, p50; none where nothing is reset.
     reset: Option<Duration>,
+    /// The fastest and slowest of the runs `wall` is the median of.
+    range: Option<(Duration, Duration)>,
 }
 
 impl Row_ {
-    /// With the resets' p50 from `timings`.
-    fn with_reset(mut self, timings: &Path) -> Row_ {
-        self.reset = resets(timings);
-        self
+    /// The median of runs with suite times `walls` and, over all of them, per-test
+    /// acquisitions, critical paths and resets `times`.
+    fn of_runs(
+        mode: &str,
+        state: &str,
+        threads: &str,
+        walls: &[Duration],
+        (acquisitions, critical, resets): &(Vec<Duration>, Vec<Duration>, Vec<Duration>),
+        tests: usize,
+    ) -> Row_ {
+        let mut row = Row_::new(
+            mode,
+            state,
+            threads,
+            percentile(walls, 50),
+            &(acquisitions.clone(), critical.clone()),
+            tests,
+        );
+        row.reset = (!resets.is_empty()).then(|| percentile(resets, 50));
+        row.range = Some((percentile(walls, 0), percentile(walls, 100)));
+        row
     }
 
     fn new(
@@ -298,6 +346,7 @@ impl Row_ {
             critical: (!critical.is_empty())
                 .then(|| (percentile(critical, 50), percentile(critical, 95))),
             reset: None,
+            range: None,
         }
     }
 }
@@ -348,12 +397,6 @@ fn reset_times(path: &Path) -> Vec<Duration> {
             _ => None,
         })
         .collect()
-}
-
-/// Their p50, if there are any.
-fn resets(path: &Path) -> Option<Duration> {
-    let v = reset_times(path);
-    (!v.is_empty()).then(|| percentile(&v, 50))
 }
 
 /// The per-test release times from a DBTEST_TIMINGS file (the last of a test line's fields).

@@ -292,6 +292,44 @@ fn a_clone_script_a_neighbour_rewrote_is_never_executed() {
     );
 }
 
+/// The ready marker is trusted as its seal says, field by field: the next run finds a marker as
+/// it was sealed and uses the template as it is (the server's digest of the row, which the probe
+/// asks for, is the one this account sealed); after a neighbour rewrote the reference state in it
+/// (what a reset must reproduce), the run after builds the template again.
+#[test]
+fn a_marker_is_used_as_sealed_and_built_again_when_its_state_was_rewritten() {
+    let mut scene = Scene::new("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT);");
+    let (as_sealed_ok, as_sealed) = try_member(&scene.dir, &[]);
+    let (user, as_neighbour) = scene.neighbour(None);
+    let template = scene.template.clone();
+    let rewritten = scene.rt.block_on(async {
+        sql::query(&format!(
+            "UPDATE `{template}`._dbtest_template SET state = CONCAT(state, ?)"
+        ))
+        .bind("object\ttable zz\tx\n")
+        .execute(&mut as_neighbour?)
+        .await
+        .map(|done| done.rows_affected())
+    });
+    let (next_ok, next_out) = try_member(&scene.dir, &[]);
+    scene.clean(&user);
+
+    assert!(as_sealed_ok, "{as_sealed}");
+    assert!(
+        !as_sealed.contains("seal") && !as_sealed.contains("built template"),
+        "a marker as it was sealed is used as it is: {as_sealed}"
+    );
+    assert_eq!(
+        rewritten.expect("the neighbour may write the template (as the grant allows)"),
+        1
+    );
+    assert!(next_ok, "{next_out}");
+    assert!(
+        next_out.contains("does not match its seal") && next_out.contains("building it again"),
+        "{next_out}"
+    );
+}
+
 /// A neighbour that replaces a table of a template by a view over a function of its own that runs
 /// with the privileges of whoever reads it (`SQL SECURITY INVOKER`) gets nothing: dbtest never
 /// reads a view where it copies rows, so the clone is refused, saying why, and the function

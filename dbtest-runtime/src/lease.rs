@@ -95,7 +95,7 @@ pub(crate) async fn acquire(
                 settings,
                 &mut owner,
                 &template.name,
-                &template.clone_sql,
+                template.clone_sql(),
                 &name,
                 Some(test_path),
             )

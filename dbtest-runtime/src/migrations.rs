@@ -59,28 +59,24 @@ impl<F: FnOnce() -> Migrator> MigratorSource for std::sync::LazyLock<Migrator, F
 /// A loaded migration set.
 #[derive(Debug)]
 pub(crate) struct MigrationSet {
-    /// Loaded once per process and source, so a directory's migrator lives as long as the process.
-    migrator: Option<&'static Migrator>,
+    source: Migrations,
+    /// A directory's migrator, read from disk when the template is built (once per process and
+    /// source, so it lives as long as the process). Until then the directory is known by its
+    /// files' digest only: sqlx hashes every migration as it reads it, which is most of a process's
+    /// start-up in a debug build, and a process that finds its template ready never needs it.
+    migrator: tokio::sync::OnceCell<Option<&'static Migrator>>,
     dir: Option<PathBuf>,
-    /// Hex SHA-256 of the format version and every up migration's version and checksum.
+    /// Hex SHA-256 of the format version and, for a directory, the name and content of each file
+    /// in it; for a static migrator, each up migration's version and checksum.
     pub key: String,
 }
 
 impl MigrationSet {
-    /// How many up migrations the set has.
-    pub fn len(&self) -> usize {
-        self.migrator.map_or(0, |m| {
-            m.iter()
-                .filter(|m| !m.migration_type.is_down_migration())
-                .count()
-        })
-    }
-
-    /// Reads the set (for a directory: from disk, once per process).
+    /// Reads the set's key (for a directory: its files, from disk).
     pub async fn load(source: Migrations) -> Result<MigrationSet> {
-        let (migrator, dir) = match source {
-            Migrations::None => (None, None),
-            Migrations::Migrator(m) => (Some(m), None),
+        let (key, dir) = match source {
+            Migrations::None => (digest(None), None),
+            Migrations::Migrator(m) => (digest(Some(m)), None),
             Migrations::Dir(dir) => {
                 let path = PathBuf::from(dir);
                 if !path.is_dir() {
@@ -91,25 +87,59 @@ impl MigrationSet {
                             .into(),
                     });
                 }
-                let mut m =
-                    Migrator::new(path.as_path())
-                        .await
-                        .map_err(|e| Error::ReadMigrations {
-                            dir: path.clone(),
-                            reason: e.to_string(),
-                        })?;
-                // dbtest's own lock already serialises builds of this template.
-                m.set_locking(false);
-                (Some(&*Box::leak(Box::new(m))), Some(path))
+                let key = dir_digest(&path).map_err(|e| Error::ReadMigrations {
+                    dir: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                (key, Some(path))
             }
         };
-        let key = digest(migrator);
-        Ok(MigrationSet { migrator, dir, key })
+        Ok(MigrationSet {
+            source,
+            migrator: tokio::sync::OnceCell::new(),
+            dir,
+            key,
+        })
+    }
+
+    /// The set's migrator; `None` for no migrations.
+    pub async fn migrator(&self) -> Result<Option<&'static Migrator>> {
+        self.migrator
+            .get_or_try_init(|| async {
+                Ok(match self.source {
+                    Migrations::None => None,
+                    Migrations::Migrator(m) => Some(m),
+                    Migrations::Dir(dir) => {
+                        let path = Path::new(dir);
+                        let mut m =
+                            Migrator::new(path)
+                                .await
+                                .map_err(|e| Error::ReadMigrations {
+                                    dir: path.to_owned(),
+                                    reason: e.to_string(),
+                                })?;
+                        // dbtest's own lock already serialises builds of this template.
+                        m.set_locking(false);
+                        Some(&*Box::leak(Box::new(m)))
+                    }
+                })
+            })
+            .await
+            .copied()
+    }
+
+    /// How many up migrations the set has (read once it was run).
+    pub fn len(&self) -> usize {
+        self.migrator.get().copied().flatten().map_or(0, |m| {
+            m.iter()
+                .filter(|m| !m.migration_type.is_down_migration())
+                .count()
+        })
     }
 
     /// Runs every migration on `conn`, whose default database is the template being built.
     pub async fn run(&self, conn: &mut MySqlConnection, template: &str) -> Result<()> {
-        let Some(migrator) = self.migrator else {
+        let Some(migrator) = self.migrator().await? else {
             return Ok(());
         };
         migrator.run(&mut *conn).await.map_err(|e| match e {
@@ -158,8 +188,8 @@ fn file_of(dir: &Path, version: i64) -> Option<PathBuf> {
     found.into_iter().next()
 }
 
-/// The template key: SHA-256 over the format version and each up migration's version and
-/// checksum, in order. Equal on every machine and toolchain.
+/// The key of a static migrator's set: SHA-256 over the format version and each up migration's
+/// version and checksum, in order. Equal on every machine and toolchain.
 fn digest(migrator: Option<&Migrator>) -> String {
     let mut h = Sha256::new();
     h.update(format!("dbtest format {FORMAT_VERSION}\n"));
@@ -180,6 +210,34 @@ fn digest(migrator: Option<&Migrator>) -> String {
         }
     }
     crate::naming::hex(&h.finalize())
+}
+
+/// The key of the migration directory `dir`: SHA-256 over the format version and every file in
+/// it, in the order of their names, each as its name and content after their lengths. Any file
+/// counts, even one sqlx skips: a README edited beside the migrations costs a template build,
+/// never the reuse of a template built from other migrations. Equal on every machine and
+/// toolchain, and for sqlx 0.8 and 0.9.
+fn dir_digest(dir: &Path) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        // Through symbolic links, as sqlx reads them; subdirectories are not sqlx's.
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(format!("dbtest format {FORMAT_VERSION}\ndirectory\n"));
+    for path in files {
+        let name = path.file_name().unwrap_or_default().as_encoded_bytes();
+        let content = std::fs::read(&path)?;
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name);
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(&content);
+    }
+    Ok(crate::naming::hex(&h.finalize()))
 }
 
 #[cfg(test)]
@@ -239,6 +297,8 @@ mod tests {
         assert_ne!(k1, k4, "added migration");
         let (_d5, k5) = set_in(&[base[0], ("3_b.sql", "CREATE TABLE b (id INT);")]);
         assert_ne!(k1, k5, "renumbered migration");
+        let (_d6, k6) = set_in(&[base[0], base[1], ("README.md", "notes")]);
+        assert_ne!(k1, k6, "any file in the directory counts");
         assert_ne!(digest(None), k1);
         assert_eq!(k1.len(), 64);
     }

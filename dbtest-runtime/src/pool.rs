@@ -298,7 +298,7 @@ async fn make_ready(settings: &Settings, template: &Template, name: &str) -> Res
         settings,
         &mut owner,
         &template.name,
-        &template.clone_sql,
+        template.clone_sql(),
         name,
         None,
     )

@@ -37,21 +37,22 @@ fn unescape(field: &str) -> Option<Option<String>> {
     if field == "\\N" {
         return Some(None);
     }
+    // Whole runs between escapes are copied at once: a script is read by every test process.
     let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        out.push(match chars.next()? {
-            '\\' => '\\',
-            't' => '\t',
-            'n' => '\n',
-            'r' => '\r',
+    let mut rest = field;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        out.push(match rest.as_bytes().get(at + 1)? {
+            b'\\' => '\\',
+            b't' => '\t',
+            b'n' => '\n',
+            b'r' => '\r',
             _ => return None,
         });
+        // The escaped character is ASCII: `at + 2` is a character boundary.
+        rest = &rest[at + 2..];
     }
+    out.push_str(rest);
     Some(Some(out))
 }
 
@@ -79,5 +80,10 @@ mod tests {
             ]
         );
         assert_eq!(read("bad\\x"), None);
+        assert_eq!(read("bad\\"), None);
+        assert_eq!(
+            read("é\\t\\\\é"),
+            Some(vec![vec![Some("é\t\\é".to_owned())]])
+        );
     }
 }

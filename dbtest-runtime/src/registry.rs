@@ -60,8 +60,32 @@ fn into_a_table() -> String {
     )
 }
 
+/// The columns added to the registry after its first layout, with their definitions.
+const UPGRADES: [(&str, &str); 4] = [
+    ("template", "template VARCHAR(64) NULL"),
+    ("ready_at", "ready_at TIMESTAMP(3) NULL"),
+    ("cloned_by", "cloned_by VARCHAR(300) NULL"),
+    ("clean_since", "clean_since BIGINT NULL"),
+];
+
 /// Creates the registry if it does not exist yet (safe to run from many processes at once).
 pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    // Every process asks; only the first on a server (or after an upgrade) creates or alters.
+    let present: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME IN (?, ?, ?, ?)",
+    )
+    .bind(REGISTRY_DB)
+    .bind(REGISTRY_TABLE)
+    .bind(UPGRADES[0].0)
+    .bind(UPGRADES[1].0)
+    .bind(UPGRADES[2].0)
+    .bind(UPGRADES[3].0)
+    .fetch_one(&mut *conn)
+    .await?;
+    if present == UPGRADES.len() as i64 {
+        return Ok(());
+    }
     compat::raw_sql(&format!(
         "CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
          CREATE TABLE IF NOT EXISTS {t} (\
@@ -85,12 +109,7 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
     .await?;
     // Upgrade a registry of an older layout, column by column (many processes may try at once;
     // one wins, the others see "duplicate column").
-    for (column, definition) in [
-        ("template", "template VARCHAR(64) NULL"),
-        ("ready_at", "ready_at TIMESTAMP(3) NULL"),
-        ("cloned_by", "cloned_by VARCHAR(300) NULL"),
-        ("clean_since", "clean_since BIGINT NULL"),
-    ] {
+    for (column, definition) in UPGRADES {
         let present: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",

@@ -42,8 +42,9 @@ use crate::{clone, reset, say};
 pub(crate) struct Template {
     pub name: String,
     pub script: Script,
-    /// `script` rendered as the statements a clone runs.
-    pub clone_sql: String,
+    /// `script` rendered as the statements a clone runs, when first needed (a process served
+    /// from the warm pool may never clone).
+    clone_sql: std::sync::OnceLock<String>,
     /// What a reset needs to know of `script`'s tables.
     pub shapes: reset::Shapes,
     /// The state of a fresh clone, which a reset must reproduce; or why its clones cannot be
@@ -55,11 +56,19 @@ impl Template {
     fn new(name: &str, script: Script, reference: Result<reset::State, String>) -> Template {
         Template {
             name: name.to_owned(),
-            clone_sql: script.clone_sql(name, &crate::dialect::server().restore_session),
+            clone_sql: std::sync::OnceLock::new(),
             shapes: reset::Shapes::of(&script),
             script,
             reference,
         }
+    }
+
+    /// The statements that clone this template.
+    pub fn clone_sql(&self) -> &str {
+        self.clone_sql.get_or_init(|| {
+            self.script
+                .clone_sql(&self.name, &crate::dialect::server().restore_session)
+        })
     }
 }
 
@@ -187,11 +196,18 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
     // `USE INDEX ()` is refused for a view: a marker replaced by a view is never read through it
     // (a view's functions would run with this account's privileges). The definer is compared
     // byte for byte: under the column's collation `ZZ`@`h` would equal `zz`@`h`.
+    // The server works out the row's digest as `seal_digest` does (0x1f2d311f is "\x1f-1\x1f"):
+    // in a debug build, hashing the script and state here would be most of the probe.
     let sql = format!(
         "SELECT m.format_version, m.migration_key, m.script, m.state, m.no_reset, \
          (SELECT CONVERT(v.VIEW_DEFINITION USING utf8mb4) FROM information_schema.VIEWS AS v \
           WHERE v.TABLE_SCHEMA = ? AND v.TABLE_NAME = ? \
-          AND CAST(v.DEFINER AS BINARY) = CAST(CURRENT_USER() AS BINARY)) \
+          AND CAST(v.DEFINER AS BINARY) = CAST(CURRENT_USER() AS BINARY)), \
+         CONVERT(SHA2(CONCAT(m.format_version, 0x1f, m.migration_key, \
+           0x1f, LENGTH(m.script), 0x1f, m.script, \
+           IF(m.state IS NULL, 0x1f2d311f, CONCAT(0x1f, LENGTH(m.state), 0x1f, m.state)), \
+           IF(m.no_reset IS NULL, 0x1f2d311f, CONCAT(0x1f, LENGTH(m.no_reset), 0x1f, m.no_reset))), \
+           256) USING utf8mb4) \
          FROM {}.{} AS m USE INDEX () WHERE m.id = 1",
         ident(name),
         ident(MARKER_TABLE)
@@ -218,20 +234,24 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
             text(&row, 3)?,
             text(&row, 4)?,
             text(&row, 5)?,
+            text(&row, 6)?,
         ))
     };
-    let (format, marker_key, script, state, no_reset, seal) =
+    let (format, marker_key, script, state, no_reset, seal, digest) =
         read().map_err(failed(name, "reading the ready marker"))?;
     if format != i64::from(FORMAT_VERSION) || marker_key != key {
         return Ok(None);
     }
-    let digest = seal_digest(
-        format,
-        &marker_key,
-        &script,
-        state.as_deref(),
-        no_reset.as_deref(),
-    );
+    // NULL when the row is longer than the server's max_allowed_packet: hashed here then.
+    let digest = digest.map(|d| d.to_ascii_lowercase()).unwrap_or_else(|| {
+        seal_digest(
+            format,
+            &marker_key,
+            &script,
+            state.as_deref(),
+            no_reset.as_deref(),
+        )
+    });
     match seal {
         None => return Ok(unsealed(name, "has no seal made by this account")),
         Some(view) if !view.contains(&format!("'{digest}'")) => {
@@ -354,6 +374,8 @@ async fn build(
                 .into(),
         });
     }
+    // A directory's migrations are read now: one sqlx cannot read fails before anything is made.
+    set.migrator().await?;
     let started = std::time::Instant::now();
     let built = build_steps(settings, conn, name, set).await;
     if built.is_ok() {
@@ -504,7 +526,7 @@ async fn reference_state(
             settings,
             conn,
             &template.name,
-            &template.clone_sql,
+            template.clone_sql(),
             clone,
             None,
         )
