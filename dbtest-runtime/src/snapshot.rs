@@ -538,6 +538,12 @@ fn flag(b: bool) -> &'static str {
 }
 
 /// Reads `template` into its clone script.
+///
+/// Each `SHOW CREATE` goes as text (`raw_sql`), not as a prepared statement: a template has more
+/// objects than sqlx caches statements per connection (100), and past that every new one evicts
+/// another with a `COM_STMT_CLOSE`, which the server does not answer. sqlx 0.9.0 leaves Nagle's
+/// algorithm on (sqlx#4335), so the next request then waits for the server's delayed ACK:
+/// 43 ms per object, measured, most of a template's read.
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
     template: &str,
@@ -655,7 +661,7 @@ async fn read_tables(
 
     let has_rows = tables_with_rows(conn, qualifier, &tables).await?;
     for (name, versioned) in tables {
-        let row = compat::query(&format!("SHOW CREATE TABLE {qualifier}{}", ident(&name)))
+        let row = compat::raw_sql(&format!("SHOW CREATE TABLE {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         let versioning = versioned.then(|| {
@@ -681,7 +687,7 @@ async fn read_tables(
         script.tables.push(table);
     }
     for name in sequences {
-        let row = compat::query(&format!("SHOW CREATE SEQUENCE {qualifier}{}", ident(&name)))
+        let row = compat::raw_sql(&format!("SHOW CREATE SEQUENCE {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         let create = text(&row, 1)?.unwrap_or_default();
@@ -769,7 +775,7 @@ async fn read_routines(
                 )))
             }
         };
-        let row = compat::query(&format!(
+        let row = compat::raw_sql(&format!(
             "SHOW CREATE {kind_name} {qualifier}{}",
             ident(&name)
         ))
@@ -816,7 +822,7 @@ async fn read_views(
     .collect::<Result<_, _>>()?;
     let mut defs = BTreeMap::new();
     for name in &names {
-        let row = compat::query(&format!("SHOW CREATE VIEW {qualifier}{}", ident(name)))
+        let row = compat::raw_sql(&format!("SHOW CREATE VIEW {qualifier}{}", ident(name)))
             .fetch_one(&mut *conn)
             .await?;
         defs.insert(
@@ -868,7 +874,7 @@ async fn read_triggers(
     {
         let name = text(&row, 0)?.unwrap_or_default();
         let table = text(&row, 1)?;
-        let row = compat::query(&format!("SHOW CREATE TRIGGER {qualifier}{}", ident(&name)))
+        let row = compat::raw_sql(&format!("SHOW CREATE TRIGGER {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         out.push(Object {
@@ -903,7 +909,7 @@ async fn read_events(
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();
-        let row = compat::query(&format!("SHOW CREATE EVENT {qualifier}{}", ident(&name)))
+        let row = compat::raw_sql(&format!("SHOW CREATE EVENT {qualifier}{}", ident(&name)))
             .fetch_one(&mut *conn)
             .await?;
         out.push(Object {
