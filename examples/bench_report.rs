@@ -171,13 +171,54 @@ fn main() {
             mode, "warm", "nextest", &walls, &times, tests,
         ));
     }
+    // The floor: the same bodies, each on a copy of the template made for it beforehand (by the
+    // server's own `SHOW CREATE` and `INSERT … SELECT`), with no tool in the way.
+    let floor_bin = test_binary("bench", "bench", &["--features", "floor"]);
+    let names = test_names(&floor_bin);
+    let template = bench_template(&rt, &mut conn);
+    let copy = template_ddl(&rt, &mut conn, &template, true).join(";\n");
+    let floor_env = [("BENCH_FLOOR_URL", base.as_str())];
+    for threads in ["1", "2"] {
+        let mut walls = Vec::new();
+        for _ in 0..COLD_RUNS {
+            make_floor(&rt, &mut conn, &names, &copy);
+            walls.push(run("floor", &floor_bin, &floor_env, threads).0);
+        }
+        rows.push(Row_::of_runs(
+            FLOOR,
+            "-",
+            threads,
+            &walls,
+            &Default::default(),
+            tests,
+        ));
+    }
+    let mut walls = Vec::new();
+    for _ in 0..COLD_RUNS {
+        make_floor(&rt, &mut conn, &names, &copy);
+        walls.push(nextest(&floor_env, &["--features", "floor"]).0);
+    }
+    rows.push(Row_::of_runs(
+        FLOOR,
+        "-",
+        "nextest",
+        &walls,
+        &Default::default(),
+        tests,
+    ));
+    drop_floor(&rt, &mut conn, &names);
+
     rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
         .unwrap();
 
     println!("\n{tests} tests; acquisition = from a test's start to its body (p50/p95; for #[sqlx::test] under");
     println!("nextest, whole-test times; under cargo test it is not observable, shown as wall x threads / tests);");
     println!("critical path = dbtest's share of a test, everything but its body (p50/p95);");
-    println!("reset = the reset after a test, off its critical path (p50)\n");
+    println!("reset = the reset after a test, off its critical path (p50);");
+    println!("{FLOOR} = the same bodies, each on a copy of the template made beforehand, no tool:");
+    println!(
+        "what no tool can beat here; its ratio is the most any tool could reach on this machine\n"
+    );
     println!(
         "{:<20} {:<5} {:>8} {:>10} {:>17} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "mode",
@@ -443,6 +484,62 @@ fn nextest(env: &[(&str, &str)], extra: &[&str]) -> (Duration, Vec<Duration>) {
     (wall, per_test)
 }
 
+/// The mode of the floor's rows.
+const FLOOR: &str = "floor (bodies alone)";
+
+/// The names of the tests in test binary `bin`.
+fn test_names(bin: &str) -> Vec<String> {
+    let out = Command::new(bin)
+        .arg("--list")
+        .output()
+        .expect("list the tests");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A fresh copy of the template (the statements `copy`) for each test of `names`, as
+/// `benchfloor_<name>`.
+fn make_floor(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut MySqlConnection,
+    names: &[String],
+    copy: &str,
+) {
+    drop_floor(rt, conn, names);
+    for name in names {
+        let db = format!("benchfloor_{name}");
+        rt.block_on(conn.execute(sql::raw_sql(&format!(
+            "CREATE DATABASE {db}; USE {db}; {copy}; SET SESSION foreign_key_checks = 1"
+        ))))
+        .unwrap();
+    }
+}
+
+fn drop_floor(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, names: &[String]) {
+    for name in names {
+        rt.block_on(conn.execute(sql::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS benchfloor_{name}"
+        ))))
+        .unwrap();
+    }
+}
+
+/// The benchmark's template (the newest, if there are several).
+fn bench_template(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection) -> String {
+    rt.block_on(
+        sqlx::query_scalar(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.TABLES \
+             WHERE TABLE_NAME = 'journal_lines' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%' \
+             ORDER BY CREATE_TIME DESC LIMIT 1",
+        )
+        .fetch_one(&mut *conn),
+    )
+    .unwrap()
+}
+
 /// Drops the benchmark's template and its warm pool, so the next run starts cold.
 fn forget_bench_template(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection) {
     forget_templates_with(rt, conn, "project_task_counts");
@@ -510,52 +607,8 @@ fn floor_vs_clone(
         .collect();
     // The floor: only the template's DDL (CREATE TABLE/VIEW/TRIGGER), in one request, as the
     // server itself shows it (`SHOW CREATE`, nothing of dbtest's), for the template this run used.
-    let template: String = rt
-        .block_on(
-            sqlx::query_scalar(
-                "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4) FROM information_schema.TABLES \
-                 WHERE TABLE_NAME = 'journal_lines' AND TABLE_SCHEMA LIKE 'dbtest\\_tpl\\_%' \
-                 ORDER BY CREATE_TIME DESC LIMIT 1",
-            )
-            .fetch_one(&mut *conn),
-        )
-        .unwrap();
-    let objects: Vec<(String, String)> = rt
-        .block_on(
-            sqlx::query_as(
-                "SELECT CONVERT(TABLE_NAME USING utf8mb4), CONVERT(TABLE_TYPE USING utf8mb4) \
-                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME <> '_dbtest_template' \
-                 AND TABLE_NAME <> '_dbtest_seal' UNION ALL \
-                 SELECT CONVERT(TRIGGER_NAME USING utf8mb4), 'TRIGGER' FROM information_schema.TRIGGERS \
-                 WHERE EVENT_OBJECT_SCHEMA = ?",
-            )
-            .bind(&template)
-            .bind(&template)
-            .fetch_all(&mut *conn),
-        )
-        .unwrap();
-    let mut ddl = vec!["SET SESSION foreign_key_checks = 0".to_owned()];
-    // Tables, then views, then triggers.
-    for pass in ["BASE TABLE", "VIEW", "TRIGGER"] {
-        for (name, kind) in objects.iter().filter(|(_, k)| k == pass) {
-            let show = match kind.as_str() {
-                "VIEW" => "VIEW",
-                "TRIGGER" => "TRIGGER",
-                _ => "TABLE",
-            };
-            let row = rt
-                .block_on(
-                    sql::query(&format!("SHOW CREATE {show} `{template}`.`{name}`"))
-                        .fetch_one(&mut *conn),
-                )
-                .unwrap();
-            let at = if show == "TRIGGER" { 2 } else { 1 };
-            // Without the template's qualifier (views name their tables with it), as a clone has it.
-            let text = String::from_utf8_lossy(&row.get::<Vec<u8>, _>(at))
-                .replace(&format!("`{template}`."), "");
-            ddl.push(text);
-        }
-    }
+    let template = bench_template(rt, conn);
+    let ddl = template_ddl(rt, conn, &template, false);
     let mut floor = Vec::new();
     for i in 0..5 {
         let db = format!("benchfloor_scratch_{i}");
@@ -578,6 +631,65 @@ fn floor_vs_clone(
         clones.len(),
         c.as_secs_f64() / f.as_secs_f64()
     );
+}
+
+/// The statements that make a copy of `template` in the session's default database, from what
+/// the server shows of it (`SHOW CREATE`, nothing of dbtest's): its tables, with their rows when
+/// `with_rows`, its views and triggers.
+fn template_ddl(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut MySqlConnection,
+    template: &str,
+    with_rows: bool,
+) -> Vec<String> {
+    let objects: Vec<(String, String)> = rt
+        .block_on(
+            sqlx::query_as(
+                "SELECT CONVERT(TABLE_NAME USING utf8mb4), CONVERT(TABLE_TYPE USING utf8mb4) \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME <> '_dbtest_template' \
+                 AND TABLE_NAME <> '_dbtest_seal' UNION ALL \
+                 SELECT CONVERT(TRIGGER_NAME USING utf8mb4), 'TRIGGER' FROM information_schema.TRIGGERS \
+                 WHERE EVENT_OBJECT_SCHEMA = ?",
+            )
+            .bind(template)
+            .bind(template)
+            .fetch_all(&mut *conn),
+        )
+        .unwrap();
+    let mut ddl = vec!["SET SESSION foreign_key_checks = 0".to_owned()];
+    // Tables, then (when asked) their rows, then views, then triggers (so that no trigger fires
+    // as rows are copied).
+    for pass in ["BASE TABLE", "rows", "VIEW", "TRIGGER"] {
+        if pass == "rows" {
+            if with_rows {
+                for (name, _) in objects.iter().filter(|(_, k)| k == "BASE TABLE") {
+                    ddl.push(format!(
+                        "INSERT INTO `{name}` SELECT * FROM `{template}`.`{name}`"
+                    ));
+                }
+            }
+            continue;
+        }
+        for (name, kind) in objects.iter().filter(|(_, k)| k == pass) {
+            let show = match kind.as_str() {
+                "VIEW" => "VIEW",
+                "TRIGGER" => "TRIGGER",
+                _ => "TABLE",
+            };
+            let row = rt
+                .block_on(
+                    sql::query(&format!("SHOW CREATE {show} `{template}`.`{name}`"))
+                        .fetch_one(&mut *conn),
+                )
+                .unwrap();
+            let at = if show == "TRIGGER" { 2 } else { 1 };
+            // Without the template's qualifier (views name their tables with it), as a clone has it.
+            let text = String::from_utf8_lossy(&row.get::<Vec<u8>, _>(at))
+                .replace(&format!("`{template}`."), "");
+            ddl.push(text);
+        }
+    }
+    ddl
 }
 
 fn herd(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, bin: &str, base: &str) {

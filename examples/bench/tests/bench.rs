@@ -1,14 +1,16 @@
 //! The benchmark's tests: each reads seed data and writes a few rows, as a typical data-layer test
-//! does. `#[db_test]` by default; `--features sqlx-test` runs the same tests under `#[sqlx::test]`.
+//! does. `#[db_test]` by default; `--features sqlx-test` runs the same tests under `#[sqlx::test]`;
+//! `--features floor` runs their bodies alone, each on a database made for it beforehand
+//! (`bench_report` makes them), with no tool at all: what no tool can beat on this machine.
 
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
 use sqlx::{MySqlPool, Row};
 
-#[cfg(not(feature = "sqlx-test"))]
+#[cfg(not(any(feature = "sqlx-test", feature = "floor")))]
 use dbtest_runtime::db_test as bench_test;
-#[cfg(feature = "sqlx-test")]
+#[cfg(all(feature = "sqlx-test", not(feature = "floor")))]
 use sqlx::test as bench_test;
 
 /// Reads the seed data every test relies on; returns the default organization's id.
@@ -238,6 +240,7 @@ async fn scenario(pool: &MySqlPool, kind: u32) -> sqlx::Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "floor"))]
 macro_rules! bench_tests {
     ($($name:ident => $kind:expr),* $(,)?) => {
         $(
@@ -247,6 +250,39 @@ macro_rules! bench_tests {
             }
         )*
     };
+}
+
+#[cfg(feature = "floor")]
+macro_rules! bench_tests {
+    ($($name:ident => $kind:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                floor(stringify!($name), $kind);
+            }
+        )*
+    };
+}
+
+/// The body of test `name` alone, as `#[db_test]` runs it (a runtime of its own, a pool of at most
+/// five connections made on first use, closed at the end), on database `benchfloor_<name>` of
+/// the server `BENCH_FLOOR_URL` names, made for it beforehand.
+#[cfg(feature = "floor")]
+fn floor(name: &str, kind: u32) {
+    use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+    let url = std::env::var("BENCH_FLOOR_URL").expect("BENCH_FLOOR_URL: the server's URL");
+    let options: MySqlConnectOptions = url.parse().expect("BENCH_FLOOR_URL");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(5)
+            .connect_lazy_with(options.database(&format!("benchfloor_{name}")));
+        scenario(&pool, kind).await.unwrap();
+        pool.close().await;
+    });
 }
 
 bench_tests! {
