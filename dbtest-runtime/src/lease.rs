@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::mysql::MySqlConnection;
 use tracing::Instrument;
 
-use crate::config::Settings;
+use crate::config::{Keep, Settings};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
@@ -41,7 +41,7 @@ pub struct TestArgs {
     /// `pool_size` from `[*.metadata.dbtest]` in Cargo.toml (overrides `DBTEST_POOL_SIZE`).
     pub pool_size: Option<u32>,
     /// `keep` from Cargo.toml (overrides `DBTEST_KEEP`).
-    pub keep: Option<&'static str>,
+    pub keep: Option<Keep>,
     /// `url_env` from Cargo.toml: a variable read before `DBTEST_DATABASE_URL`.
     pub url_env: Option<&'static str>,
 }
@@ -75,7 +75,12 @@ pub(crate) async fn acquire(
             claimed = pool::claim(&mut owner, template, test_path)
                 .instrument(tracing::debug_span!("claim"))
                 .await
-                .map_err(|e| db::privileges_hint(e, "claiming a database from the warm pool"))?;
+                .map_err(|e| {
+                    db::privileges_hint(
+                        e,
+                        "claiming a database from the warm pool (the registry `dbtest_registry`)",
+                    )
+                })?;
             // None ready: one this process is resetting will be, sooner than a new clone.
             if claimed.is_some()
                 || !background::a_reset_ended(&template.name, seen, settings.ddl_timeout).await

@@ -140,8 +140,14 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
     let built = tokio::time::timeout(settings.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
             Some(t) => {
-                // For template GC: this template is in use.
-                let _ = registry::touch(&mut conn, &name).await;
+                // For template GC: this template is in use. Its lock waits are a test's now, not
+                // a build's (another session's lock on the registry must not hold it for long).
+                if db::set_lock_wait(&mut conn, settings.ddl_timeout)
+                    .await
+                    .is_ok()
+                {
+                    let _ = registry::touch(&mut conn, &name).await;
+                }
                 Ok(t)
             }
             None => build(settings, &mut conn, &name, set).await,
