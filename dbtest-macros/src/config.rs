@@ -133,7 +133,15 @@ impl Defaults {
                         .ok_or_else(|| {
                             format!("{here}: expected `keep = \"failed\" | \"never\" | \"always\"`")
                         })?;
-                    self.keep = Some(k.to_owned());
+                    // The runtime's `Keep` variant, by name.
+                    self.keep = Some(
+                        match k {
+                            "never" => "Never",
+                            "always" => "Always",
+                            _ => "Failed",
+                        }
+                        .to_owned(),
+                    );
                 }
                 "url_env" => {
                     let v = value
@@ -209,7 +217,7 @@ mod tests {
         let a = Defaults::load(&t.0.join("a")).unwrap();
         assert!(a.migrations == Some(MigrationsDefault::Dir(t.0.join("db/migrations"))));
         assert_eq!(a.pool_size, Some(2), "the closer file wins");
-        assert_eq!(a.keep.as_deref(), Some("never"));
+        assert_eq!(a.keep.as_deref(), Some("Never"));
         assert_eq!(a.files, [t.0.join("Cargo.toml"), t.0.join("a/Cargo.toml")]);
         let b = Defaults::load(&t.0.join("b")).unwrap();
         assert_eq!(b.pool_size, Some(3));

@@ -181,7 +181,10 @@ fn generate(func: &ItemFn, args: &Args, defaults: &Defaults, manifest_dir: &Path
         )
     };
     let pool_size = option(defaults.pool_size.map(|n| quote!(#n)));
-    let keep = option(defaults.keep.as_ref().map(|k| quote!(#k)));
+    let keep = option(defaults.keep.as_ref().map(|k| {
+        let variant = syn::Ident::new(k, proc_macro2::Span::call_site());
+        quote!(#private::Keep::#variant)
+    }));
     let url_env = option(defaults.url_env.as_ref().map(|v| quote!(#v)));
     // The Cargo.toml files the defaults came from: their contents are part of the expansion, so
     // cargo rebuilds the test when they change.

@@ -388,7 +388,7 @@ pub mod __private {
     pub mod sql {
         pub use crate::compat::{query, query_scalar, raw_sql};
     }
-    pub use crate::config::redact_url;
+    pub use crate::config::{redact_url, Keep};
     pub use crate::lease::{Fixture, TestArgs};
     pub use crate::migrations::{Migrations, MigratorSource};
     pub use crate::run::{TestFn, TestOutcome};

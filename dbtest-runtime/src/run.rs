@@ -202,12 +202,7 @@ fn run_with_database<Fut>(
                     );
                 }
             }
-            let keep = match args.keep {
-                Some("always") => Keep::Always,
-                Some("never") => Keep::Never,
-                Some(_) => Keep::Failed,
-                None => settings.keep,
-            };
+            let keep = args.keep.unwrap_or(settings.keep);
             match keep {
                 Keep::Always => Ending::Keep,
                 Keep::Failed if failed => Ending::Keep,
