@@ -256,10 +256,8 @@ pub(crate) fn ended() {
     let _ = IN_FLIGHT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }
 
-/// Makes clean clones until the pool holds `DBTEST_WARM` of them, or as many as this process has
-/// run tests at once (never more than `DBTEST_WARM_MAX`); stops at the first failure: the pool is
-/// an optimisation, tests clone for themselves without it.
-/// How many clean databases a refill keeps ready per template.
+/// How many clean databases a refill keeps ready per template: `DBTEST_WARM`, or as many as this
+/// process has run tests at once, never more than `DBTEST_WARM_MAX`.
 fn target(settings: &Settings) -> u32 {
     settings
         .warm
@@ -267,6 +265,8 @@ fn target(settings: &Settings) -> u32 {
         .min(settings.warm_max)
 }
 
+/// Makes clean clones until the pool holds [`target`] of them; stops at the first failure: the
+/// pool is an optimisation, tests clone for themselves without it.
 async fn fill(settings: &'static Settings, template: &Template) {
     let target = target(settings);
     for _ in 0..target {
