@@ -5,7 +5,7 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,13 +76,7 @@ fn sixty_four_processes_stay_within_the_connection_budget() {
     let started = Instant::now();
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "member_uses_its_whole_pool",
-                    "--ignored",
-                    "--nocapture",
-                ])
+            dbtest_tests::member("member_uses_its_whole_pool")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

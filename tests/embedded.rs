@@ -75,9 +75,8 @@ impl Dir {
 
     /// Runs test `member` of this file on this directory's server.
     fn command(&self, member: &str, idle: &str) -> Command {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", member, "--ignored", "--nocapture"])
-            .env_remove("DBTEST_DATABASE_URL")
+        let mut cmd = dbtest_tests::member(member);
+        cmd.env_remove("DBTEST_DATABASE_URL")
             .env_remove("DATABASE_URL")
             .env("DBTEST_SERVER_DIR", &self.0)
             .env("DBTEST_SERVER_IDLE", idle)

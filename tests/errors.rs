@@ -5,7 +5,6 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
@@ -23,8 +22,7 @@ async fn member_with_broken_fixture(_pool: MySqlPool) {}
 /// Runs test `name` with `env`; returns (success, stderr, how long it took).
 fn child(name: &str, env: &[(&str, &str)]) -> (bool, String, Duration) {
     let started = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture"])
+    let out = dbtest_tests::member(name)
         .env("DBTEST_KEEP", "never")
         .envs(env.iter().copied())
         .output()
@@ -146,8 +144,7 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
 #[test]
 fn a_missing_server_binary_says_what_to_do() {
     let dir = std::env::temp_dir().join(format!("dbtest-nobin-{}", run_id()));
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "member", "--ignored", "--nocapture"])
+    let out = dbtest_tests::member("member")
         .env_remove("DBTEST_DATABASE_URL")
         .env_remove("DATABASE_URL")
         .env("DBTEST_SERVER_DIR", &dir)

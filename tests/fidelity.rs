@@ -5,7 +5,6 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::Command;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
@@ -238,12 +237,11 @@ fn each_account_clones_a_template_of_its_own_faithfully() {
 
     // `None`: this process's own server settings.
     let member = |url: Option<&str>| {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        let mut cmd = dbtest_tests::member("member_compares");
         if let Some(url) = url {
             cmd.env("DBTEST_DATABASE_URL", url);
         }
         let out = cmd
-            .args(["--exact", "member_compares", "--ignored", "--nocapture"])
             .env(DIR_ENV, &dir)
             // Fresh clones, no warm pool: the temporary user's databases must not outlive it.
             .env("DBTEST_REUSE", "never")

@@ -6,7 +6,7 @@
 extern crate sqlx08 as sqlx;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -80,15 +80,8 @@ fn sixteen_processes_build_the_template_once() {
     // One waiter thread per child, so each child's own finishing time is seen.
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
-            let child = Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "herd_member",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ])
+            let child = dbtest_tests::member("herd_member")
+                .args(["--test-threads", "1"])
                 .env(DIR_ENV, &dir)
                 .env(PROBE_ENV, &probe)
                 // Sixteen fresh clones: no database goes back to a pool for a later member.

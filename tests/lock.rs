@@ -5,7 +5,7 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -33,8 +33,7 @@ async fn lock_member(pool: MySqlPool) {
 }
 
 fn member(dir: &std::path::Path, lock_timeout: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_member", "--ignored", "--nocapture"])
+    dbtest_tests::member("lock_member")
         .env(DIR_ENV, dir)
         .env("DBTEST_LOCK_TIMEOUT", lock_timeout)
         .stdout(Stdio::piped())
@@ -208,8 +207,7 @@ fn a_build_past_its_bound_is_stopped_and_cleaned_up() {
     )
     .unwrap();
     let started = std::time::Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_member", "--ignored", "--nocapture"])
+    let out = dbtest_tests::member("lock_member")
         .env(DIR_ENV, &dir)
         .env("DBTEST_BUILD_TIMEOUT", "1")
         .output()

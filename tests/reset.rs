@@ -14,7 +14,6 @@
 extern crate sqlx08 as sqlx;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::LazyLock;
 
 use dbtest_runtime::db_test;
@@ -288,8 +287,7 @@ fn run_member(
     keep: &str,
     env: &[(&str, &str)],
 ) -> Result<(String, String), (Option<String>, String)> {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "member", "--ignored", "--nocapture"])
+    let out = dbtest_tests::member("member")
         .env(DIR_ENV, dir)
         .env(CHANGE_ENV, change)
         .env("DBTEST_REUSE", reuse)
@@ -958,8 +956,7 @@ fn a_database_going_back_to_the_pool_is_never_swept() {
 
     // Sweeps with no grace period, one after another, while tests claim and give back.
     let stop = dir.join("stop");
-    let sweeper = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sweeper", "--ignored", "--nocapture"])
+    let sweeper = dbtest_tests::member("sweeper")
         .env(STOP_ENV, &stop)
         .env("DBTEST_SWEEP_GRACE", "0")
         .stdout(std::process::Stdio::piped())

@@ -35,8 +35,7 @@ async fn member(pool: MySqlPool) {
 /// Runs `member` on the migrations in `dir`, with `env` on top of no warm pool and no kept
 /// databases: whether it passed, and its output.
 fn try_member(dir: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "member", "--ignored", "--nocapture"])
+    let out = dbtest_tests::member("member")
         .env(DIR_ENV, dir)
         .env("DBTEST_WARM", "0")
         .env("DBTEST_KEEP", "never")
@@ -413,8 +412,7 @@ fn stalled_clone(act: impl Fn(&str, &str) -> String) -> Stalled {
                 "{function}; LOCK TABLES `{template}`.a WRITE"
             )))
             .await?;
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "member", "--ignored", "--nocapture"])
+        let child = dbtest_tests::member("member")
             .env(DIR_ENV, &scene.dir)
             .env("DBTEST_WARM", "0")
             .env("DBTEST_KEEP", "never")

@@ -6,7 +6,7 @@
 extern crate sqlx08 as sqlx;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{mpsc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -54,15 +54,8 @@ async fn member_big(pool: MySqlPool) {
 }
 
 fn member(name: &str, env: &[(&str, &str)]) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+    dbtest_tests::member(name)
+        .args(["--test-threads", "1"])
         .env("DBTEST_KEEP", "never")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

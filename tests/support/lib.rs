@@ -168,6 +168,15 @@ pub async fn admin() -> MySqlConnection {
     options.connect().await.expect("connect to the test server")
 }
 
+/// A run of the ignored test `name` of the calling test binary, in a child process of its own
+/// (`--exact`, `--nocapture`: what the test prints is in its output); the caller adds its
+/// environment, `--test-threads`, and how its output is taken.
+pub fn member(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args(["--exact", name, "--ignored", "--nocapture"]);
+    cmd
+}
+
 /// A current-thread runtime for a `#[test]` that drives the server itself, and [`admin`] on it.
 pub fn blocking_admin() -> (tokio::runtime::Runtime, MySqlConnection) {
     let rt = tokio::runtime::Builder::new_current_thread()
