@@ -67,11 +67,7 @@ fn main() {
     let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
 
     let mut rows: Vec<Row_> = Vec::new();
-    let run = |name: &str,
-               bin: &str,
-               env: &[(&str, &str)],
-               threads: &str|
-     -> (Duration, (Vec<Duration>, Vec<Duration>)) {
+    let run = |name: &str, bin: &str, env: &[(&str, &str)], threads: &str| -> Duration {
         let _ = std::fs::remove_file(&timings);
         let started = Instant::now();
         let out = Command::new(bin)
@@ -89,7 +85,7 @@ fn main() {
             "{name} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        (wall, acquisitions(&timings))
+        wall
     };
 
     let dbtest_env = |extra: &[(&'static str, &'static str)]| {
@@ -101,7 +97,7 @@ fn main() {
     // #[sqlx::test]: no cold/warm, it migrates every time.
     let sqlx_env = vec![("DATABASE_URL", sqlx_url.clone())];
     for threads in ["1", "2", "8"] {
-        let (wall, _) = run("sqlx::test", &sqlx_bin, &as_refs(&sqlx_env), threads);
+        let wall = run("sqlx::test", &sqlx_bin, &as_refs(&sqlx_env), threads);
         rows.push(Row_::new(
             "#[sqlx::test]",
             "-",
@@ -130,46 +126,28 @@ fn main() {
     ] {
         let env = dbtest_env(&extra);
         // Cold: one run each (a second run would be warm).
-        let mut colds = Vec::new();
-        let mut cold_times = (Vec::new(), Vec::new(), Vec::new());
+        let mut colds = Runs::default();
         for _ in 0..COLD_RUNS {
             forget_bench_template(&rt, &mut conn);
-            let (wall, (acq, crit)) = run(mode, &dbtest_bin, &as_refs(&env), "2");
-            colds.push(wall);
-            cold_times.0.extend(acq);
-            cold_times.1.extend(crit);
-            cold_times.2.extend(reset_times(&timings));
+            colds.add(run(mode, &dbtest_bin, &as_refs(&env), "2"), &timings);
         }
-        rows.push(Row_::of_runs(mode, "cold", "2", &colds, &cold_times, tests));
+        rows.push(Row_::of_runs(mode, "cold", "2", &colds, tests));
         for threads in ["1", "2", "8"] {
-            let mut walls = Vec::new();
-            let mut times = (Vec::new(), Vec::new(), Vec::new());
+            let mut warm = Runs::default();
             for _ in 0..WARM_RUNS {
-                let (wall, (acq, crit)) = run(mode, &dbtest_bin, &as_refs(&env), threads);
-                walls.push(wall);
-                times.0.extend(acq);
-                times.1.extend(crit);
-                times.2.extend(reset_times(&timings));
+                warm.add(run(mode, &dbtest_bin, &as_refs(&env), threads), &timings);
             }
-            rows.push(Row_::of_runs(mode, "warm", threads, &walls, &times, tests));
+            rows.push(Row_::of_runs(mode, "warm", threads, &warm, tests));
         }
         let mut nx_env = as_refs(&env);
         let timings_s = timings.to_string_lossy().into_owned();
         nx_env.push(("DBTEST_TIMINGS", &timings_s));
-        let mut walls = Vec::new();
-        let mut times = (Vec::new(), Vec::new(), Vec::new());
+        let mut warm = Runs::default();
         for _ in 0..WARM_RUNS {
             let _ = std::fs::remove_file(&timings);
-            let (wall, _) = nextest(&nx_env, &[]);
-            let (acq, crit) = acquisitions(&timings);
-            walls.push(wall);
-            times.0.extend(acq);
-            times.1.extend(crit);
-            times.2.extend(reset_times(&timings));
+            warm.add(nextest(&nx_env, &[]).0, &timings);
         }
-        rows.push(Row_::of_runs(
-            mode, "warm", "nextest", &walls, &times, tests,
-        ));
+        rows.push(Row_::of_runs(mode, "warm", "nextest", &warm, tests));
     }
     // The floor: the same bodies, each on a copy of the template made for it beforehand (by the
     // server's own `SHOW CREATE` and `INSERT … SELECT`), with no tool in the way.
@@ -178,34 +156,22 @@ fn main() {
     let template = bench_template(&rt, &mut conn);
     let copy = template_ddl(&rt, &mut conn, &template, true).join(";\n");
     let floor_env = [("BENCH_FLOOR_URL", base.as_str())];
+    // No timings: the floor records none (and a stale file is removed first).
+    let no_timings = std::env::temp_dir().join("dbtest-bench-floor-none");
     for threads in ["1", "2"] {
-        let mut walls = Vec::new();
+        let mut floor = Runs::default();
         for _ in 0..COLD_RUNS {
             make_floor(&rt, &mut conn, &names, &copy);
-            walls.push(run("floor", &floor_bin, &floor_env, threads).0);
+            floor.add(run("floor", &floor_bin, &floor_env, threads), &no_timings);
         }
-        rows.push(Row_::of_runs(
-            FLOOR,
-            "-",
-            threads,
-            &walls,
-            &Default::default(),
-            tests,
-        ));
+        rows.push(Row_::of_runs(FLOOR, "-", threads, &floor, tests));
     }
-    let mut walls = Vec::new();
+    let mut floor = Runs::default();
     for _ in 0..COLD_RUNS {
         make_floor(&rt, &mut conn, &names, &copy);
-        walls.push(nextest(&floor_env, &["--features", "floor"]).0);
+        floor.add(nextest(&floor_env, &["--features", "floor"]).0, &no_timings);
     }
-    rows.push(Row_::of_runs(
-        FLOOR,
-        "-",
-        "nextest",
-        &walls,
-        &Default::default(),
-        tests,
-    ));
+    rows.push(Row_::of_runs(FLOOR, "-", "nextest", &floor, tests));
     drop_floor(&rt, &mut conn, &names);
 
     rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
@@ -322,6 +288,26 @@ fn series(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, base: &str, 
     }
 }
 
+/// Runs of one mode: their suite times, and the per-test figures of all of them.
+#[derive(Default)]
+struct Runs {
+    walls: Vec<Duration>,
+    acquisitions: Vec<Duration>,
+    critical: Vec<Duration>,
+    resets: Vec<Duration>,
+}
+
+impl Runs {
+    /// A run that took `wall`, with the figures the runtime wrote to `timings` for it.
+    fn add(&mut self, wall: Duration, timings: &Path) {
+        let (acquisitions, critical) = acquisitions(timings);
+        self.walls.push(wall);
+        self.acquisitions.extend(acquisitions);
+        self.critical.extend(critical);
+        self.resets.extend(reset_times(timings));
+    }
+}
+
 #[allow(non_camel_case_types)]
 struct Row_ {
     mode: String,
@@ -339,26 +325,18 @@ struct Row_ {
 }
 
 impl Row_ {
-    /// The median of runs with suite times `walls` and, over all of them, per-test
-    /// acquisitions, critical paths and resets `times`.
-    fn of_runs(
-        mode: &str,
-        state: &str,
-        threads: &str,
-        walls: &[Duration],
-        (acquisitions, critical, resets): &(Vec<Duration>, Vec<Duration>, Vec<Duration>),
-        tests: usize,
-    ) -> Row_ {
+    /// The median of `runs`, with the per-test figures of all of them.
+    fn of_runs(mode: &str, state: &str, threads: &str, runs: &Runs, tests: usize) -> Row_ {
         let mut row = Row_::new(
             mode,
             state,
             threads,
-            percentile(walls, 50),
-            &(acquisitions.clone(), critical.clone()),
+            percentile(&runs.walls, 50),
+            &(runs.acquisitions.clone(), runs.critical.clone()),
             tests,
         );
-        row.reset = (!resets.is_empty()).then(|| percentile(resets, 50));
-        row.range = Some((percentile(walls, 0), percentile(walls, 100)));
+        row.reset = (!runs.resets.is_empty()).then(|| percentile(&runs.resets, 50));
+        row.range = Some((percentile(&runs.walls, 0), percentile(&runs.walls, 100)));
         row
     }
 

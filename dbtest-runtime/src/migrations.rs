@@ -65,7 +65,6 @@ pub(crate) struct MigrationSet {
     /// files' digest only: sqlx hashes every migration as it reads it, which is most of a process's
     /// start-up in a debug build, and a process that finds its template ready never needs it.
     migrator: tokio::sync::OnceCell<Option<&'static Migrator>>,
-    dir: Option<PathBuf>,
     /// Hex SHA-256 of the format version and, for a directory, the name and content of each file
     /// in it; for a static migrator, each up migration's version and checksum.
     pub key: String,
@@ -74,9 +73,9 @@ pub(crate) struct MigrationSet {
 impl MigrationSet {
     /// Reads the set's key (for a directory: its files, from disk).
     pub async fn load(source: Migrations) -> Result<MigrationSet> {
-        let (key, dir) = match source {
-            Migrations::None => (digest(None), None),
-            Migrations::Migrator(m) => (digest(Some(m)), None),
+        let key = match source {
+            Migrations::None => digest(None),
+            Migrations::Migrator(m) => digest(Some(m)),
             Migrations::Dir(dir) => {
                 let path = PathBuf::from(dir);
                 if !path.is_dir() {
@@ -87,17 +86,15 @@ impl MigrationSet {
                             .into(),
                     });
                 }
-                let key = dir_digest(&path).map_err(|e| Error::ReadMigrations {
+                dir_digest(&path).map_err(|e| Error::ReadMigrations {
                     dir: path.clone(),
                     reason: e.to_string(),
-                })?;
-                (key, Some(path))
+                })?
             }
         };
         Ok(MigrationSet {
             source,
             migrator: tokio::sync::OnceCell::new(),
-            dir,
             key,
         })
     }
@@ -158,7 +155,10 @@ impl MigrationSet {
 
     /// Names migration `version`: its file when the set came from a directory.
     fn describe(&self, migrator: &Migrator, version: i64) -> String {
-        let file = self.dir.as_deref().and_then(|dir| file_of(dir, version));
+        let file = match self.source {
+            Migrations::Dir(dir) => file_of(Path::new(dir), version),
+            _ => None,
+        };
         let description = migrator
             .iter()
             .find(|m| m.version == version)

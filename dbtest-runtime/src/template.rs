@@ -527,7 +527,8 @@ async fn read_and_mark(
 /// `conn` too when there is no second session) and reads both: the state of the first is what a
 /// reset must reproduce; where the two differ, clones differ by nature and cannot be reset (the
 /// `Err` says which object). With two sessions both clones are made at once: a clone is mostly
-/// the server's file work (a template build took 0.25 s less on `examples/bench`, on disk).
+/// the server's file work (a template build of `examples/bench`, on disk, took about 0.2 s
+/// less in 3 of 4 alternating pairs).
 async fn reference_state(
     settings: &Settings,
     conn: &mut MySqlConnection,
