@@ -5,7 +5,7 @@ use sqlx::mysql::MySqlConnection;
 use tracing::Instrument;
 
 use crate::compat;
-use crate::config::Settings;
+use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::naming::{ident, literal};
@@ -15,7 +15,7 @@ use crate::registry::{self, Kind};
 /// see `Script::clone_sql`) on `owner`, which takes its owner lock first (a database of ours
 /// whose lock is free has no live owner) and ends with it as its default database.
 pub(crate) async fn clone_into(
-    settings: &Settings,
+    ctx: &Context,
     owner: &mut MySqlConnection,
     template: &str,
     script_sql: &str,
@@ -30,7 +30,7 @@ pub(crate) async fn clone_into(
     );
     db::bounded(
         || format!("creating test database `{name}` from template `{template}`"),
-        settings.ddl_timeout,
+        ctx.ddl_timeout,
         "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
         async {
             compat::raw_sql(&sql)
@@ -49,8 +49,9 @@ pub(crate) async fn clone_into(
                                  grant may have changed it; drop the template (`dbtest clean --all`) and \
                                  the next run builds it again"
                             )
+                            .into()
                         } else {
-                            e.to_string()
+                            e.into()
                         },
                     })
                 })

@@ -2,7 +2,6 @@
 //! defaults, and their validation. Read once per process.
 
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::mysql::MySqlConnectOptions;
@@ -47,9 +46,18 @@ pub enum Keep {
     Always,
 }
 
-/// The settings of this process. Its `Debug` shows the URL without the password.
+/// Where the server is, as the environment says: a URL, or none (the embedded server).
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// `DBTEST_DATABASE_URL` or `DATABASE_URL` (or the variable named by `url_env`).
+    Url(Box<Endpoint>),
+    /// No URL: the embedded server, stopped `idle` after its last user process ended.
+    Embedded { idle: Duration },
+}
+
+/// How to reach a server. Its `Debug` shows the URL without the password.
 #[derive(Clone)]
-pub(crate) struct Settings {
+pub(crate) struct Endpoint {
     /// Connection options for the server, with no default database.
     pub connect: MySqlConnectOptions,
     /// The server URL with its password replaced by `***`, for messages.
@@ -58,6 +66,22 @@ pub(crate) struct Settings {
     pub has_password: bool,
     /// The server's TCP address (for the embedded server: its loopback port).
     pub tcp: (String, u16),
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url_redacted)
+            .field("tcp", &self.tcp)
+            .finish()
+    }
+}
+
+/// The settings of this process, read from its environment; nothing is connected or started to
+/// read them (see [`crate::context`] for what is made of them).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub target: Target,
     pub lock_timeout: Duration,
     pub connect_timeout: Duration,
     pub ddl_timeout: Duration,
@@ -81,28 +105,71 @@ pub(crate) struct Settings {
     pub warm_max: u32,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("url", &self.url_redacted)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("ddl_timeout", &self.ddl_timeout)
-            .field("build_timeout", &self.build_timeout)
-            .field("pool_size", &self.pool_size)
-            .field("keep", &self.keep)
-            .field("keep_max", &self.keep_max)
-            .field("keep_ttl", &self.keep_ttl)
-            .field("template_ttl", &self.template_ttl)
-            .field("sweep_grace", &self.sweep_grace)
-            .field("max_connections", &self.max_connections)
-            .field("slot_timeout", &self.slot_timeout)
-            .field("reuse", &self.reuse)
-            .field("warm", &self.warm)
-            .field("warm_max", &self.warm_max)
-            .finish()
-    }
+/// One `DBTEST_*` variable that [`Settings`] holds: its name, and how a value is taken into the
+/// settings (`Err` says what would have been accepted).
+struct Variable {
+    name: &'static str,
+    apply: fn(&mut Settings, &str) -> Result<(), &'static str>,
 }
+
+/// A [`Variable`] that sets `field` to what `parse` makes of its value.
+macro_rules! variable {
+    ($name:literal, $field:ident, $parse:expr) => {
+        Variable {
+            name: $name,
+            apply: |settings, value| {
+                settings.$field = $parse(value)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every variable [`Settings::from_env`] reads besides the URL, in the order they are checked.
+const VARIABLES: &[Variable] = &[
+    variable!("DBTEST_LOCK_TIMEOUT", lock_timeout, positive_duration),
+    variable!("DBTEST_CONNECT_TIMEOUT", connect_timeout, positive_duration),
+    variable!("DBTEST_DDL_TIMEOUT", ddl_timeout, positive_duration),
+    variable!("DBTEST_BUILD_TIMEOUT", build_timeout, positive_duration),
+    variable!("DBTEST_KEEP", keep, |v| one_of(
+        v,
+        &[
+            ("failed", Keep::Failed),
+            ("never", Keep::Never),
+            ("always", Keep::Always)
+        ],
+        "`failed` (the default), `never` or `always`"
+    )),
+    variable!("DBTEST_KEEP_MAX", keep_max, |v| whole(
+        v,
+        0..=10_000,
+        "a whole number from 0 to 10000"
+    )
+    .map(|n| n as usize)),
+    variable!("DBTEST_KEEP_TTL", keep_ttl, positive_duration),
+    variable!("DBTEST_TEMPLATE_TTL", template_ttl, positive_duration),
+    variable!("DBTEST_SWEEP_GRACE", sweep_grace, |v| duration(v)
+        .ok_or(DURATION_OR_ZERO)),
+    variable!("DBTEST_MAX_CONNECTIONS", max_connections, |v| whole(
+        v,
+        2..=u32::MAX,
+        "a whole number of connections, at least 2"
+    )
+    .map(Some)),
+    variable!("DBTEST_SLOT_TIMEOUT", slot_timeout, positive_duration),
+    variable!("DBTEST_REUSE", reuse, |v| one_of(
+        v,
+        &[("reset", true), ("never", false)],
+        "`reset` (the default: reset a passing test's database and reuse it) or `never`"
+    )),
+    variable!("DBTEST_WARM", warm, |v| whole(v, 0..=1000, COUNT)),
+    variable!("DBTEST_WARM_MAX", warm_max, |v| whole(v, 0..=1000, COUNT)),
+    variable!("DBTEST_POOL_SIZE", pool_size, |v| whole(
+        v,
+        1..=100,
+        "a whole number from 1 to 100"
+    )),
+];
 
 impl Settings {
     /// Connections one test may use at once: its pool and the owner connection.
@@ -117,97 +184,67 @@ impl Settings {
         (budget, (budget / self.connections_per_test()).max(1))
     }
 
-    /// The settings of this process, read from the environment on first use.
-    pub fn get() -> Result<&'static Settings, Arc<Error>> {
-        static SETTINGS: OnceLock<Result<Settings, Arc<Error>>> = OnceLock::new();
-        SETTINGS
-            .get_or_init(|| Settings::from_env(|var| std::env::var(var).ok()).map_err(Arc::new))
-            .as_ref()
-            .map_err(Arc::clone)
-    }
-
-    /// The settings of this process for tests whose Cargo.toml names `url_env`: that variable is
-    /// read before `DBTEST_DATABASE_URL`.
-    pub fn get_for(url_env: Option<&'static str>) -> Result<&'static Settings, Arc<Error>> {
-        type Cache = std::collections::HashMap<&'static str, &'static Result<Settings, Arc<Error>>>;
-        static BY_VAR: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
-        let Some(var) = url_env else {
-            return Settings::get();
-        };
-        let mut cache = BY_VAR.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = *cache
-            .get_or_insert_with(Cache::new)
-            .entry(var)
-            .or_insert_with(|| {
-                let env = |k: &str| {
-                    let named = (k == "DBTEST_DATABASE_URL")
-                        .then(|| std::env::var(var).ok())
-                        .flatten();
-                    named.or_else(|| std::env::var(k).ok())
-                };
-                Box::leak(Box::new(Settings::from_env(env).map_err(Arc::new)))
-            });
-        entry.as_ref().map_err(Arc::clone)
-    }
-
-    /// Reads settings through `env`, so tests can supply their own environment.
+    /// Reads settings through `env` (the process's environment, or a test's own): the URL,
+    /// then each of [`VARIABLES`] that is set, over the defaults.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let Some((var, url)) = ["DBTEST_DATABASE_URL", "DATABASE_URL"]
+        let url = ["DBTEST_DATABASE_URL", "DATABASE_URL"]
             .into_iter()
-            .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)))
-        else {
-            return Settings::embedded(&env);
+            .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)));
+        let target = match url {
+            Some((var, url)) => Target::Url(Box::new(Endpoint::parse(var, &url)?)),
+            None if env("DBTEST_EMBEDDED").as_deref() == Some("never") => return Err(Error::NoUrl),
+            None => Target::Embedded {
+                idle: match env("DBTEST_SERVER_IDLE") {
+                    None => crate::server::DEFAULT_IDLE,
+                    Some(v) => {
+                        positive_duration(v.trim()).map_err(|expected| Error::BadSetting {
+                            var: "DBTEST_SERVER_IDLE",
+                            value: v,
+                            expected,
+                        })?
+                    }
+                },
+            },
         };
-        Settings::with_server(&env, var, url)
-    }
-
-    /// No URL: the embedded server (unless `DBTEST_EMBEDDED=never`).
-    fn embedded(env: &impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        if env("DBTEST_EMBEDDED").as_deref() == Some("never") {
-            return Err(Error::NoUrl);
+        let mut settings = Settings::defaults(target);
+        for var in VARIABLES {
+            if let Some(value) = env(var.name) {
+                (var.apply)(&mut settings, value.trim()).map_err(|expected| Error::BadSetting {
+                    var: var.name,
+                    value,
+                    expected,
+                })?;
+            }
         }
-        let idle = duration(env, "DBTEST_SERVER_IDLE", crate::server::DEFAULT_IDLE)?;
-        let server = crate::server::ensure(idle)?;
-        if let Some(initialised) = server.started {
-            crate::server::announce(&format!(
-                "dbtest: started an embedded server (pid {}, socket {}, port {}) in {:.0?}{}; it stops after {idle:?} \
-                 without tests (DBTEST_SERVER_IDLE)",
-                server.pid,
-                server.socket.display(),
-                server.port,
-                server.took,
-                if initialised { ", data directory initialised" } else { "" },
-            ));
-        }
-        let base = crate::server::base_dir();
-        let password = crate::server::password(&base).ok_or_else(|| Error::Server {
-            action: "connecting to the embedded server".into(),
-            reason: format!(
-                "its password file {}/password is missing or unreadable",
-                base.display()
-            ),
-        })?;
-        let connect = MySqlConnectOptions::new()
-            .socket(&server.socket)
-            .username("root")
-            .password(&password)
-            .disable_statement_logging();
-        let mut settings =
-            Settings::with_server(env, "DBTEST_DATABASE_URL", "mysql://root@localhost".into())?;
-        settings.url_redacted = format!("the embedded server (socket {})", server.socket.display());
-        settings.tcp = ("127.0.0.1".into(), server.port);
-        settings.connect = connect;
-        // The ready-to-paste client command asks for it (it is in the password file).
-        settings.has_password = true;
         Ok(settings)
     }
 
-    fn with_server(
-        env: &impl Fn(&str) -> Option<String>,
-        var: &'static str,
-        url: String,
-    ) -> Result<Settings, Error> {
-        let url_redacted = redact_url(&url);
+    fn defaults(target: Target) -> Settings {
+        Settings {
+            target,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            ddl_timeout: DEFAULT_DDL_TIMEOUT,
+            build_timeout: DEFAULT_BUILD_TIMEOUT,
+            pool_size: DEFAULT_POOL_SIZE,
+            keep: Keep::Failed,
+            keep_max: DEFAULT_KEEP_MAX,
+            keep_ttl: DEFAULT_KEEP_TTL,
+            template_ttl: DEFAULT_TEMPLATE_TTL,
+            sweep_grace: DEFAULT_SWEEP_GRACE,
+            max_connections: None,
+            slot_timeout: DEFAULT_SLOT_TIMEOUT,
+            reuse: true,
+            warm: DEFAULT_WARM,
+            warm_max: DEFAULT_WARM_MAX,
+        }
+    }
+}
+
+impl Endpoint {
+    /// The server at `url` (read from variable `var`).
+    fn parse(var: &'static str, url: &str) -> Result<Endpoint, Error> {
+        let url_redacted = redact_url(url);
         // sqlx's MySQL options take any scheme; a `postgres://` URL left in DATABASE_URL by another
         // project must not be tried as MySQL.
         if !(url.starts_with("mysql://") || url.starts_with("mariadb://")) {
@@ -219,141 +256,63 @@ impl Settings {
                         .into(),
             });
         }
-        let connect = MySqlConnectOptions::from_str(&url)
+        let connect = MySqlConnectOptions::from_str(url)
             .map_err(|e| Error::BadUrl {
                 var,
                 url: url_redacted.clone(),
-                reason: redact_in(&e.to_string(), &url),
+                reason: redact_in(&e.to_string(), url),
             })?
             // Statements are logged by dbtest's own messages where they matter; sqlx's per-statement
             // log lines would repeat every clone script.
             .disable_statement_logging();
-        Ok(Settings {
+        Ok(Endpoint {
             tcp: (connect.get_host().to_owned(), connect.get_port()),
             connect,
             has_password: url_redacted != url,
             url_redacted,
-            lock_timeout: duration(&env, "DBTEST_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)?,
-            connect_timeout: duration(&env, "DBTEST_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)?,
-            ddl_timeout: duration(&env, "DBTEST_DDL_TIMEOUT", DEFAULT_DDL_TIMEOUT)?,
-            build_timeout: duration(&env, "DBTEST_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT)?,
-            keep: match env("DBTEST_KEEP").as_deref().map(str::trim) {
-                None | Some("failed") => Keep::Failed,
-                Some("never") => Keep::Never,
-                Some("always") => Keep::Always,
-                Some(other) => {
-                    return Err(Error::BadSetting {
-                        var: "DBTEST_KEEP",
-                        value: other.to_owned(),
-                        expected: "`failed` (the default), `never` or `always`",
-                    })
-                }
-            },
-            keep_max: match env("DBTEST_KEEP_MAX") {
-                None => DEFAULT_KEEP_MAX,
-                Some(v) => v
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n <= 10_000)
-                    .ok_or(Error::BadSetting {
-                        var: "DBTEST_KEEP_MAX",
-                        value: v,
-                        expected: "a whole number from 0 to 10000",
-                    })?,
-            },
-            keep_ttl: duration(&env, "DBTEST_KEEP_TTL", DEFAULT_KEEP_TTL)?,
-            template_ttl: duration(&env, "DBTEST_TEMPLATE_TTL", DEFAULT_TEMPLATE_TTL)?,
-            sweep_grace: duration_or_zero(&env, "DBTEST_SWEEP_GRACE", DEFAULT_SWEEP_GRACE)?,
-            max_connections: match env("DBTEST_MAX_CONNECTIONS") {
-                None => None,
-                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 2).ok_or(
-                    Error::BadSetting {
-                        var: "DBTEST_MAX_CONNECTIONS",
-                        value: v,
-                        expected: "a whole number of connections, at least 2",
-                    },
-                )?),
-            },
-            slot_timeout: duration(&env, "DBTEST_SLOT_TIMEOUT", DEFAULT_SLOT_TIMEOUT)?,
-            reuse: match env("DBTEST_REUSE").as_deref().map(str::trim) {
-                None | Some("reset") => true,
-                Some("never") => false,
-                Some(other) => {
-                    return Err(Error::BadSetting {
-                        var: "DBTEST_REUSE",
-                        value: other.to_owned(),
-                        expected: "`reset` (the default: reset a passing test's database and reuse it) or `never`",
-                    })
-                }
-            },
-            warm: count(&env, "DBTEST_WARM", DEFAULT_WARM)?,
-            warm_max: count(&env, "DBTEST_WARM_MAX", DEFAULT_WARM_MAX)?,
-            pool_size: match env("DBTEST_POOL_SIZE") {
-                None => DEFAULT_POOL_SIZE,
-                Some(v) => v
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or(Error::BadSetting {
-                        var: "DBTEST_POOL_SIZE",
-                        value: v,
-                        expected: "a whole number from 1 to 100",
-                    })?,
-            },
         })
     }
 }
 
-fn count(
-    env: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u32,
-) -> Result<u32, Error> {
-    match env(var) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n <= 1000)
-            .ok_or(Error::BadSetting {
-                var,
-                value: v,
-                expected: "a whole number from 0 to 1000",
-            }),
-    }
+/// `v` as a whole number within `range` (else `expected`).
+fn whole(
+    v: &str,
+    range: std::ops::RangeInclusive<u32>,
+    expected: &'static str,
+) -> Result<u32, &'static str> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or(expected)
 }
 
-fn duration(
-    env: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, Error> {
-    match duration_or_zero(env, var, default)? {
-        d if d.is_zero() => Err(Error::BadSetting {
-            var,
-            value: env(var).unwrap_or_default(),
-            expected: DURATION_FORMAT,
-        }),
-        d => Ok(d),
-    }
+/// The value of the word `v` among `words` (else `expected`).
+fn one_of<T: Copy>(
+    v: &str,
+    words: &[(&str, T)],
+    expected: &'static str,
+) -> Result<T, &'static str> {
+    words
+        .iter()
+        .find(|(word, _)| *word == v)
+        .map(|(_, value)| *value)
+        .ok_or(expected)
 }
+
+const COUNT: &str = "a whole number from 0 to 1000";
 
 const DURATION_FORMAT: &str =
     "a duration greater than 0: seconds (30, 2.5) or a number with a unit s, m, h or d (90s, 10m, 72h, 7d)";
 
-/// A duration in seconds, or with a unit (`s`, `m`, `h`, `d`); zero allowed.
-fn duration_or_zero(
-    env: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, Error> {
-    let Some(value) = env(var) else {
-        return Ok(default);
-    };
-    let v = value.trim();
+const DURATION_OR_ZERO: &str =
+    "a duration: seconds (0, 30, 2.5) or a number with a unit s, m, h or d (90s, 10m, 72h, 7d)";
+
+fn positive_duration(v: &str) -> Result<Duration, &'static str> {
+    duration(v).filter(|d| !d.is_zero()).ok_or(DURATION_FORMAT)
+}
+
+/// A duration in seconds, or with a unit (`s`, `m`, `h`, `d`); zero allowed; at most 400 days.
+fn duration(v: &str) -> Option<Duration> {
     let (number, unit) = match v.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
         _ => (v, 's'),
@@ -372,11 +331,6 @@ fn duration_or_zero(
         .map(|n| n * scale)
         .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 400.0 * 86_400.0)
         .map(Duration::from_secs_f64)
-        .ok_or(Error::BadSetting {
-            var,
-            value,
-            expected: DURATION_FORMAT,
-        })
 }
 
 /// Returns `url` with the password (if any) replaced by `***`.
@@ -437,6 +391,13 @@ mod tests {
         }
     }
 
+    fn url(s: &Settings) -> &str {
+        match &s.target {
+            Target::Url(endpoint) => &endpoint.url_redacted,
+            Target::Embedded { .. } => panic!("no URL: {s:?}"),
+        }
+    }
+
     #[test]
     fn prefers_dbtest_url_and_applies_defaults() {
         let s = Settings::from_env(env(&[
@@ -444,7 +405,7 @@ mod tests {
             ("DBTEST_DATABASE_URL", "mysql://me:pw@h2:3307"),
         ]))
         .unwrap();
-        assert_eq!(s.url_redacted, "mysql://me:***@h2:3307");
+        assert_eq!(url(&s), "mysql://me:***@h2:3307");
         assert_eq!(s.lock_timeout, DEFAULT_LOCK_TIMEOUT);
         assert_eq!(s.pool_size, DEFAULT_POOL_SIZE);
     }
@@ -452,7 +413,7 @@ mod tests {
     #[test]
     fn falls_back_to_database_url() {
         let s = Settings::from_env(env(&[("DATABASE_URL", "mysql://root@h1")])).unwrap();
-        assert_eq!(s.url_redacted, "mysql://root@h1");
+        assert_eq!(url(&s), "mysql://root@h1");
     }
 
     #[test]

@@ -7,36 +7,34 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::context::Context;
+use crate::error::{Cause, Error, Result};
 use crate::naming;
 
 /// Opens one connection, with `database` as its default database (or none), within the connect
 /// bound. Its waits for table locks (another session's `LOCK TABLES` on the registry, a DDL on a
 /// table it reads) end after `DBTEST_DDL_TIMEOUT`, not after the server's default of a year.
-pub(crate) async fn connect(
-    settings: &Settings,
-    database: Option<&str>,
-) -> Result<MySqlConnection> {
+pub(crate) async fn connect(ctx: &Context, database: Option<&str>) -> Result<MySqlConnection> {
     let options = match database {
-        Some(db) => settings.connect.clone().database(db),
-        None => settings.connect.clone(),
+        Some(db) => ctx.server.connect.clone().database(db),
+        None => ctx.server.connect.clone(),
     };
-    let reason = match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
+    let reason = match tokio::time::timeout(ctx.connect_timeout, options.connect()).await {
         Ok(Ok(mut conn)) => {
-            set_lock_wait(&mut conn, settings.ddl_timeout)
+            set_lock_wait(&mut conn, ctx.ddl_timeout)
                 .await
                 .map_err(|e| privileges_hint(e, "setting up a session"))?;
             return Ok(conn);
         }
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => e.into(),
         Err(_) => format!(
             "no answer within {:?} (raise DBTEST_CONNECT_TIMEOUT, or check the server is up)",
-            settings.connect_timeout
-        ),
+            ctx.connect_timeout
+        )
+        .into(),
     };
     Err(Error::Connect {
-        url: settings.url_redacted.clone(),
+        url: ctx.server.url_redacted.clone(),
         reason,
     })
 }
@@ -127,7 +125,7 @@ pub(crate) fn refused_or(
     match server_code(&e).and_then(refusal_hint) {
         Some(hint) => Error::Privileges {
             action: action.to_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
             hint,
         },
         _ => other(e),
@@ -139,7 +137,7 @@ pub(crate) fn refused_or(
 pub(crate) fn privileges_hint(e: sqlx::Error, action: &str) -> Error {
     refused_or(e, action, |e| Error::Server {
         action: action.to_owned(),
-        reason: e.to_string(),
+        reason: e.into(),
     })
 }
 
@@ -156,7 +154,7 @@ pub(crate) async fn get_lock(
 ) -> Result<()> {
     debug_assert!(naming::is_generated(lock) && lock.len() <= naming::MAX_NAME);
     let started = Instant::now();
-    let fail = |reason: String| Error::Template {
+    let fail = |reason: Cause| Error::Template {
         template: template.to_owned(),
         action: "taking the template lock",
         reason,
@@ -172,8 +170,8 @@ pub(crate) async fn get_lock(
     )
     .await;
     let granted: Option<i64> = match granted {
-        Ok(Ok(row)) => row.try_get_unchecked(0).map_err(|e| fail(e.to_string()))?,
-        Ok(Err(e)) => return Err(fail(e.to_string())),
+        Ok(Ok(row)) => row.try_get_unchecked(0).map_err(|e| fail(e.into()))?,
+        Ok(Err(e)) => return Err(fail(e.into())),
         Err(_) => None,
     };
     if granted == Some(1) {
@@ -271,5 +269,35 @@ mod tests {
         // Not refusals: a syntax error, a missing table.
         assert_eq!(refusal_hint(1064), None);
         assert_eq!(refusal_hint(1146), None);
+    }
+
+    /// An unreachable server's error keeps the driver's error underneath it, as its source,
+    /// for callers to match on; the message still says it all.
+    #[test]
+    fn a_connect_error_keeps_the_drivers_error() {
+        // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+        let settings = crate::config::Settings::from_env(|k| {
+            (k == "DBTEST_DATABASE_URL").then(|| "mysql://root:hunter2@127.0.0.1:1".to_owned())
+        })
+        .unwrap();
+        let ctx = Context::new(settings).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt.block_on(connect(&ctx, None)).unwrap_err();
+        let Error::Connect { reason, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            matches!(reason, Cause::Sql(sqlx::Error::Io(_))),
+            "{reason:?}"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<Cause>().is_some(), "{source:?}");
+        // The cause is transparent: its own source is the driver's.
+        assert_eq!(source.to_string(), reason.to_string());
+        assert!(e.to_string().ends_with(&reason.to_string()), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }

@@ -6,8 +6,6 @@
 //! The server is identified once per process, before the first test, from `VERSION()` and
 //! `@@version_comment`; a server that cannot be identified is an error, never a guess.
 
-use std::sync::OnceLock;
-
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
@@ -181,28 +179,6 @@ impl Server {
             Flavor::MySql => "mysql",
         }
     }
-}
-
-static SERVER: OnceLock<Server> = OnceLock::new();
-
-/// Records the server this process talks to (the first record wins: one server per process).
-pub(crate) fn set(server: Server) -> &'static Server {
-    SERVER.get_or_init(|| server)
-}
-
-/// The server this process talks to.
-///
-/// # Panics
-/// Before `sweep::prepare` identified it, which every test awaits before anything else.
-pub(crate) fn server() -> &'static Server {
-    SERVER
-        .get()
-        .expect("dbtest identifies the server before any test database is touched")
-}
-
-/// The server, if it was identified already.
-pub(crate) fn known() -> Option<&'static Server> {
-    SERVER.get()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The one error type of dbtest: every failure says what happened, to which object, and what to do.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything that can go wrong while preparing or tearing down a test database.
@@ -15,6 +16,10 @@ use std::time::Duration;
 ///     match admin::list().await {
 ///         Ok(_) => true,
 ///         Err(Error::Connect { url, reason }) => {
+///             // The driver's own error, when there is one (not a bound that ran out).
+///             if let dbtest_runtime::Cause::Sql(e) = &reason {
+///                 eprintln!("sqlx says: {e:?}");
+///             }
 ///             eprintln!("{url} does not answer: {reason}");
 ///             false
 ///         }
@@ -39,7 +44,8 @@ pub enum Error {
         var: &'static str,
         /// The URL with its password replaced by `***`.
         url: String,
-        /// What the parser said.
+        /// What the parser said, with the password taken out (the parser's own error may quote
+        /// the URL, so it is not kept).
         reason: String,
     },
 
@@ -60,7 +66,8 @@ pub enum Error {
         /// The URL with its password replaced by `***`.
         url: String,
         /// The driver's error, or the bound that ran out.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// The migrations could not be read.
@@ -69,7 +76,8 @@ pub enum Error {
         /// The directory that was read.
         dir: PathBuf,
         /// What went wrong.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// A migration failed while building the template.
@@ -80,7 +88,8 @@ pub enum Error {
         /// The migration's file (or version and description when there is no file).
         migration: String,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// The advisory lock guarding a template build was not granted in time.
@@ -107,7 +116,8 @@ pub enum Error {
         /// What was being done.
         action: &'static str,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// Creating a test database from the template failed.
@@ -118,7 +128,8 @@ pub enum Error {
         /// Its template.
         template: String,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// A fixture script failed.
@@ -129,7 +140,8 @@ pub enum Error {
         /// The test database.
         database: String,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// Dropping a test database failed.
@@ -138,7 +150,8 @@ pub enum Error {
         /// The test database.
         database: String,
         /// The server's error or the bound that ran out.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// A server operation failed.
@@ -147,7 +160,8 @@ pub enum Error {
         /// What was being done.
         action: String,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
     },
 
     /// The server refused an operation for lack of privileges (or of a server setting).
@@ -156,7 +170,8 @@ pub enum Error {
         /// What was being done.
         action: String,
         /// The server's error.
-        reason: String,
+        #[source]
+        reason: Cause,
         /// What to grant or set, chosen by the server's error number.
         hint: &'static str,
     },
@@ -190,6 +205,45 @@ pub enum Error {
         /// What to do about it.
         hint: &'static str,
     },
+}
+
+/// What lies under an [`Error`]: the error of the layer below, kept as it was (its `Display` is
+/// that error's, and so is its [`source`](std::error::Error::source)), or dbtest's own account.
+///
+/// An [`Error`]'s message already ends with its cause's, so that a failed test's panic says
+/// everything; a reporter that walks [`source`](std::error::Error::source) chains shows it again.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// The driver's (and through it the server's) error.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// sqlx's migrator's error (reading or running migrations).
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file or process error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// An error this process met before, given to every test that needs what failed (a
+    /// template whose build failed, settings that could not be read).
+    #[error(transparent)]
+    Earlier(Arc<Error>),
+    /// What dbtest found itself: a bound that ran out, an object it will not touch, or a
+    /// driver's message it had to edit (a URL's password taken out).
+    #[error("{0}")]
+    Said(String),
+}
+
+impl From<String> for Cause {
+    fn from(said: String) -> Cause {
+        Cause::Said(said)
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(said: &str) -> Cause {
+        Cause::Said(said.to_owned())
+    }
 }
 
 /// Shorthand for results in dbtest.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use sqlx::mysql::MySqlConnection;
 use tracing::Instrument;
 
-use crate::config::{Keep, Settings};
+use crate::config::Keep;
+use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
@@ -60,13 +61,13 @@ pub(crate) struct TestDb {
 /// A database for the test at `test_path`: a clean one from the warm pool if there is one, else a
 /// new clone of `template`; then `fixtures`.
 pub(crate) async fn acquire(
-    settings: &'static Settings,
+    ctx: &'static Context,
     template: &Arc<Template>,
     test_path: &'static str,
     fixtures: &'static [Fixture],
 ) -> Result<TestDb> {
-    let mut owner = slot::take(settings).await?;
-    let reusable = settings.reuse && template.reference.is_ok();
+    let mut owner = slot::take(ctx).await?;
+    let reusable = ctx.reuse && template.reference.is_ok();
     let mut claimed = None;
     if reusable {
         loop {
@@ -83,7 +84,7 @@ pub(crate) async fn acquire(
                 })?;
             // None ready: one this process is resetting will be, sooner than a new clone.
             if claimed.is_some()
-                || !background::a_reset_ended(&template.name, seen, settings.ddl_timeout).await
+                || !background::a_reset_ended(&template.name, seen, ctx.ddl_timeout).await
             {
                 break;
             }
@@ -97,17 +98,17 @@ pub(crate) async fn acquire(
             let label = if reusable { "" } else { test_path };
             let name = naming::test_db_name(&template.name, label);
             if let Err(e) = clone::clone_into(
-                settings,
+                ctx,
                 &mut owner,
                 &template.name,
-                template.clone_sql(),
+                template.clone_sql(ctx.dialect()),
                 &name,
                 Some(test_path),
             )
             .await
             {
                 let _ = release(
-                    settings,
+                    ctx,
                     TestDb {
                         name,
                         owner,
@@ -125,7 +126,7 @@ pub(crate) async fn acquire(
     };
     pool::started();
     if reusable {
-        pool::refill(settings, template.clone(), ready);
+        pool::refill(ctx, template.clone(), ready);
     }
     let mut db = TestDb {
         name,
@@ -136,7 +137,7 @@ pub(crate) async fn acquire(
     for fixture in fixtures {
         let applied = db::bounded(
             || format!("fixture `{}` on `{}`", fixture.path, db.name),
-            settings.ddl_timeout,
+            ctx.ddl_timeout,
             "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
             async {
                 sqlx::raw_sql(fixture.contents)
@@ -146,13 +147,13 @@ pub(crate) async fn acquire(
                     .map_err(|e| Error::Fixture {
                         fixture: fixture.path.to_owned(),
                         database: db.name.clone(),
-                        reason: e.to_string(),
+                        reason: e.into(),
                     })
             },
         )
         .await;
         if let Err(err) = applied {
-            let _ = release(settings, db, Ending::Drop, test_path).await;
+            let _ = release(ctx, db, Ending::Drop, test_path).await;
             return Err(err);
         }
     }
@@ -177,7 +178,7 @@ pub(crate) enum Ending {
 /// reset after, in the background (see [`crate::background`]): it stays owned, so unclaimable,
 /// until it is back in the pool or dropped.
 pub(crate) async fn release(
-    settings: &'static Settings,
+    ctx: &'static Context,
     db: TestDb,
     ending: Ending,
     test_path: &'static str,
@@ -189,7 +190,7 @@ pub(crate) async fn release(
         clean_since,
     } = db;
     pool::ended();
-    let bound = settings.ddl_timeout + Duration::from_secs(5);
+    let bound = ctx.ddl_timeout + Duration::from_secs(5);
     let ended = db::bounded(
         || format!("ending test database `{name}`"),
         bound,
@@ -197,7 +198,7 @@ pub(crate) async fn release(
         async {
             let fail = |e: sqlx::Error| Error::Drop {
                 database: name.clone(),
-                reason: e.to_string(),
+                reason: e.into(),
             };
             match ending {
                 Ending::Keep => {
@@ -206,10 +207,8 @@ pub(crate) async fn release(
                         .map(|()| End::Kept)
                         .map_err(fail)
                 }
-                Ending::Reuse if settings.reuse => {
-                    match pool::may_give_back(settings, &mut owner, &name, &template, test_path)
-                        .await
-                    {
+                Ending::Reuse if ctx.reuse => {
+                    match pool::may_give_back(ctx, &mut owner, &name, &template, test_path).await {
                         Ok(true) => return Ok(End::Reset),
                         Ok(false) => {}
                         // Not provably clean: dropped below (which fails too if the server is gone).
@@ -230,7 +229,7 @@ pub(crate) async fn release(
         background::spawn_reset(
             &of,
             bound,
-            reset_or_drop(name, owner, template, clean_since, test_path, bound),
+            reset_or_drop(ctx, name, owner, template, clean_since, test_path, bound),
         );
         return Ok(None);
     }
@@ -253,6 +252,7 @@ enum End {
 /// A failure is said: the test has passed and returned; its database, unowned once `owner`
 /// closes and never marked ready, is the sweep's.
 async fn reset_or_drop(
+    ctx: &'static Context,
     name: String,
     mut owner: MySqlConnection,
     template: Arc<Template>,
@@ -266,7 +266,7 @@ async fn reset_or_drop(
         bound,
         "look for a stalled server",
         async {
-            match pool::give_back(&mut owner, &name, &template, clean_since, test_path).await {
+            match pool::give_back(ctx, &mut owner, &name, &template, clean_since, test_path).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => say::dropped(&name, &format!("resetting it failed: {e}")),
@@ -275,7 +275,7 @@ async fn reset_or_drop(
                 .await
                 .map_err(|e| Error::Drop {
                     database: name.clone(),
-                    reason: e.to_string(),
+                    reason: e.into(),
                 })
         },
     )

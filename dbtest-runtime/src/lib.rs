@@ -78,6 +78,7 @@ mod catalog;
 mod clone;
 mod compat;
 mod config;
+mod context;
 mod db;
 mod dialect;
 mod error;
@@ -96,7 +97,7 @@ mod snapshot;
 mod sweep;
 mod template;
 
-pub use error::Error;
+pub use error::{Cause, Error};
 
 /// Inspecting and cleaning a server's dbtest databases: what the `dbtest` command-line tool
 /// (feature `cli`) does, as functions. Each reads the same settings as the tests
@@ -117,7 +118,7 @@ pub use error::Error;
 /// ```
 pub mod admin {
     pub use crate::sweep::{Entry, Report};
-    use crate::{config::Settings, db, registry, sweep, Error};
+    use crate::{context::Context, db, registry, sweep, Error};
 
     /// Every database in dbtest's registry, with whether its owner is alive.
     ///
@@ -128,8 +129,7 @@ pub mod admin {
     /// }
     /// ```
     pub async fn list() -> Result<Vec<Entry>, Error> {
-        let settings = settings()?;
-        let mut conn = db::connect(settings, None).await?;
+        let mut conn = db::connect(context()?, None).await?;
         registry::ensure(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "creating the registry"))?;
@@ -156,9 +156,9 @@ pub mod admin {
     /// }
     /// ```
     pub async fn gc() -> Result<Report, Error> {
-        let settings = settings()?;
+        let ctx = context()?;
         list().await?;
-        sweep::sweep(settings, sweep::Mode::Expired).await
+        sweep::sweep(ctx, sweep::Mode::Expired).await
     }
 
     /// Drops every registered database whose owner is gone, whatever its age: templates, kept
@@ -173,9 +173,9 @@ pub mod admin {
     /// }
     /// ```
     pub async fn clean_all() -> Result<Report, Error> {
-        let settings = settings()?;
+        let ctx = context()?;
         list().await?;
-        sweep::sweep(settings, sweep::Mode::All).await
+        sweep::sweep(ctx, sweep::Mode::All).await
     }
 
     /// Connection options for the server the tests use (from the URL, or the embedded server,
@@ -192,7 +192,7 @@ pub mod admin {
     /// }
     /// ```
     pub fn connect_options() -> Result<ServerOptions, Error> {
-        Ok(ServerOptions(settings()?.connect.clone()))
+        Ok(ServerOptions(context()?.server.connect.clone()))
     }
 
     /// sqlx's connection options for the tests' server, whose `Debug` shows no password (sqlx's
@@ -249,13 +249,13 @@ pub mod admin {
     /// # Ok::<(), dbtest_runtime::Error>(())
     /// ```
     pub fn tcp_address() -> Result<(String, u16), Error> {
-        Ok(settings()?.tcp.clone())
+        Ok(context()?.server.tcp.clone())
     }
 
-    fn settings() -> Result<&'static Settings, Error> {
-        Settings::get().map_err(|e| Error::Server {
+    fn context() -> Result<&'static Context, Error> {
+        Context::get().map_err(|e| Error::Server {
             action: "reading the settings".into(),
-            reason: e.to_string(),
+            reason: crate::Cause::Earlier(e),
         })
     }
 }

@@ -88,7 +88,7 @@ impl MigrationSet {
                 }
                 dir_digest(&path).map_err(|e| Error::ReadMigrations {
                     dir: path.clone(),
-                    reason: e.to_string(),
+                    reason: e.into(),
                 })?
             }
         };
@@ -113,7 +113,7 @@ impl MigrationSet {
                                 .await
                                 .map_err(|e| Error::ReadMigrations {
                                     dir: path.to_owned(),
-                                    reason: e.to_string(),
+                                    reason: e.into(),
                                 })?;
                         // dbtest's own lock already serialises builds of this template.
                         m.set_locking(false);
@@ -143,12 +143,12 @@ impl MigrationSet {
             MigrateError::ExecuteMigration(source, version) => Error::Migration {
                 template: template.to_owned(),
                 migration: self.describe(migrator, version),
-                reason: source.to_string(),
+                reason: source.into(),
             },
             other => Error::Template {
                 template: template.to_owned(),
                 action: "running migrations",
-                reason: other.to_string(),
+                reason: other.into(),
             },
         })
     }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use sqlx::mysql::MySqlConnection;
 
 use crate::compat;
-use crate::config::Settings;
+use crate::context::Context;
 use crate::db;
 use crate::error::Result;
 use crate::naming::{self, literal};
@@ -81,7 +81,7 @@ const CANDIDATES: u32 = 8;
 /// `reset::let_go`). False (said why): the caller drops it. Leaves the session prepared for
 /// [`give_back`].
 pub(crate) async fn may_give_back(
-    settings: &Settings,
+    ctx: &Context,
     owner: &mut MySqlConnection,
     name: &str,
     template: &Template,
@@ -91,11 +91,11 @@ pub(crate) async fn may_give_back(
     if template.reference.is_err() {
         return Ok(false);
     }
-    if registry::ready_count(owner, &template.name).await? >= i64::from(settings.warm_max) {
+    if registry::ready_count(owner, &template.name).await? >= i64::from(ctx.warm_max) {
         say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
         return Ok(false);
     }
-    match reset::let_go(owner, name).await? {
+    match reset::let_go(owner, name, ctx.dialect()).await? {
         None => Ok(true),
         Some(why) => {
             report(&why, name, template, test_path);
@@ -109,6 +109,7 @@ pub(crate) async fn may_give_back(
 /// False (said why): the caller drops it. `clean_since`: since when a reset proved it clean, if
 /// one did.
 pub(crate) async fn give_back(
+    ctx: &Context,
     owner: &mut MySqlConnection,
     name: &str,
     template: &Template,
@@ -118,16 +119,13 @@ pub(crate) async fn give_back(
     let Ok(reference) = &template.reference else {
         return Ok(false);
     };
-    let outcome = reset::reset(
-        owner,
-        name,
-        &template.name,
-        &template.script,
-        &template.shapes,
-        reference,
-        clean_since,
-    )
-    .await?;
+    let fresh = reset::Fresh {
+        template: &template.name,
+        script: &template.script,
+        shapes: &template.shapes,
+        state: reference,
+    };
+    let outcome = reset::reset(owner, name, &fresh, clean_since, ctx.dialect()).await?;
     match outcome {
         Outcome::Reset { restored, proven } => {
             tracing::debug!(database = name, restored, "reset and back in the warm pool");
@@ -194,11 +192,11 @@ static DONE: Condvar = Condvar::new();
 ///
 /// `ready`: how many of the template's databases a claim just saw ready besides its own, if it
 /// claimed one; when that is the target already, nothing is started (no thread, no connection).
-pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>, ready: Option<usize>) {
-    if settings.warm == 0 || ready.is_some_and(|n| n >= target(settings) as usize) {
+pub(crate) fn refill(ctx: &'static Context, template: Arc<Template>, ready: Option<usize>) {
+    if ctx.warm == 0 || ready.is_some_and(|n| n >= target(ctx) as usize) {
         return;
     }
-    crate::background::lasts_at_most(settings.ddl_timeout);
+    crate::background::lasts_at_most(ctx.ddl_timeout);
     {
         let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
         if !running
@@ -216,7 +214,7 @@ pub(crate) fn refill(settings: &'static Settings, template: Arc<Template>, ready
                 .enable_all()
                 .build()
             {
-                rt.block_on(fill(settings, &template));
+                rt.block_on(fill(ctx, &template));
             }
             let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
             running
@@ -258,23 +256,20 @@ pub(crate) fn ended() {
 
 /// How many clean databases a refill keeps ready per template: `DBTEST_WARM`, or as many as this
 /// process has run tests at once, never more than `DBTEST_WARM_MAX`.
-fn target(settings: &Settings) -> u32 {
-    settings
-        .warm
-        .max(PEAK.load(Ordering::Relaxed))
-        .min(settings.warm_max)
+fn target(ctx: &Context) -> u32 {
+    ctx.warm.max(PEAK.load(Ordering::Relaxed)).min(ctx.warm_max)
 }
 
 /// Makes clean clones until the pool holds [`target`] of them; stops at the first failure: the
 /// pool is an optimisation, tests clone for themselves without it.
-async fn fill(settings: &'static Settings, template: &Template) {
-    let target = target(settings);
+async fn fill(ctx: &'static Context, template: &Template) {
+    let target = target(ctx);
     for _ in 0..target {
         // The process is ending: a clone started now would be cut short.
         if crate::background::exiting() {
             return;
         }
-        let Ok(mut conn) = db::connect(settings, None).await else {
+        let Ok(mut conn) = db::connect(ctx, None).await else {
             return;
         };
         let ready = registry::ready_count(&mut conn, &template.name).await;
@@ -284,7 +279,7 @@ async fn fill(settings: &'static Settings, template: &Template) {
             _ => return,
         }
         let name = naming::test_db_name(&template.name, "");
-        if make_ready(settings, template, &name).await.is_err() {
+        if make_ready(ctx, template, &name).await.is_err() {
             return;
         }
         tracing::debug!(database = %name, template = %template.name, "warm pool: made a clean clone");
@@ -292,13 +287,13 @@ async fn fill(settings: &'static Settings, template: &Template) {
 }
 
 /// Makes a clean clone `name` of `template` and puts it in the pool.
-async fn make_ready(settings: &Settings, template: &Template, name: &str) -> Result<()> {
-    let mut owner = slot::take(settings).await?;
+async fn make_ready(ctx: &Context, template: &Template, name: &str) -> Result<()> {
+    let mut owner = slot::take(ctx).await?;
     let made = match clone::clone_into(
-        settings,
+        ctx,
         &mut owner,
         &template.name,
-        template.clone_sql(),
+        template.clone_sql(ctx.dialect()),
         name,
         None,
     )

@@ -26,6 +26,10 @@
 use crate::compat;
 use sqlx::mysql::MySqlConnection;
 
+use crate::context::Context;
+use crate::error::Error;
+use crate::{db, dialect};
+
 use crate::naming::{ident, literal};
 
 /// The registry's database. Not of the generated-name pattern: the sweep never considers it.
@@ -67,6 +71,26 @@ const UPGRADES: [(&str, &str); 4] = [
     ("cloned_by", "cloned_by VARCHAR(300) NULL"),
     ("clean_since", "clean_since BIGINT NULL"),
 ];
+
+/// Makes the registry (see [`ensure`]) and reads what the server is, on one connection: what a
+/// test process does once before anything else (see [`Context::prepare`]).
+pub(crate) async fn prepare(ctx: &Context) -> Result<dialect::Server, Error> {
+    let mut conn = db::connect(ctx, None).await?;
+    let made = match ensure(&mut conn).await {
+        Ok(()) => dialect::Server::read(&mut conn)
+            .await
+            .map_err(|reason| Error::Server {
+                action: "identifying the server (MySQL or MariaDB, and its version)".into(),
+                reason: reason.into(),
+            }),
+        Err(e) => Err(db::privileges_hint(
+            e,
+            "creating the registry `dbtest_registry`",
+        )),
+    };
+    db::close(conn).await;
+    made
+}
 
 /// Creates the registry if it does not exist yet (safe to run from many processes at once).
 pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {

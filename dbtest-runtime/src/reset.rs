@@ -444,7 +444,7 @@ async fn read_definitions(
     gate: Option<&Gate<'_>>,
 ) -> Result<Definitions, sqlx::Error> {
     let d = literal(db).expect("generated names are plain");
-    let gate = gate.filter(|g| g.since.is_some() && crate::dialect::server().is_mariadb());
+    let gate = gate.filter(|g| g.since.is_some());
     // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
     // database on the server. TABLES without ENGINE opens no table: only a gated read asks
     // for what needs it. `UNIX_TIMESTAMP()` is the statement's start, before it reads anything.
@@ -1022,6 +1022,7 @@ impl Plan {
 pub(crate) async fn let_go(
     conn: &mut MySqlConnection,
     db: &str,
+    server: &Server,
 ) -> Result<Option<Why>, sqlx::Error> {
     // MySQL 8.0.19+ shows prepared XA transactions only to XA_RECOVER_ADMIN, and refuses others
     // with ER_XAER_RMERR (1401) before naming the privilege (1227): once refused, not asked again.
@@ -1033,7 +1034,7 @@ pub(crate) async fn let_go(
     // One request: the session prepared for the reset, the other sessions, the prepared XA
     // transactions (a row of four columns each).
     let ask = |xa: bool| {
-        let mut sql = format!("{};\n{others}", prepared_sql(crate::dialect::server()));
+        let mut sql = format!("{};\n{others}", prepared_sql(server));
         if xa {
             sql.push_str(";\nXA RECOVER");
         }
@@ -1090,18 +1091,34 @@ pub(crate) async fn let_go(
     Ok(None)
 }
 
-/// Resets `db` to `want`, the state of a fresh clone of `template` (whose clone script is
-/// `script`), on a session prepared by [`prepare_session`], once [`let_go`] found nothing in the
-/// way. `clean_since`: when the last proof that `db` was clean began (see [`Gate`]).
+/// What a reset puts a database back to: a fresh clone of a template.
+pub(crate) struct Fresh<'a> {
+    /// The template's name.
+    pub template: &'a str,
+    /// Its clone script.
+    pub script: &'a Script,
+    /// What a reset needs to know of the script's tables.
+    pub shapes: &'a Shapes,
+    /// The state of a fresh clone.
+    pub state: &'a State,
+}
+
+/// Resets `db` to `fresh`, on a session prepared by [`prepare_session`], once [`let_go`] found
+/// nothing in the way. `clean_since`: when the last proof that `db` was clean began (see
+/// [`Gate`]).
 pub(crate) async fn reset(
     conn: &mut MySqlConnection,
     db: &str,
-    template: &str,
-    script: &Script,
-    shapes: &Shapes,
-    want: &State,
+    fresh: &Fresh<'_>,
     clean_since: Option<i64>,
+    server: &Server,
 ) -> Result<Outcome, sqlx::Error> {
+    let Fresh {
+        template,
+        script,
+        shapes,
+        state: want,
+    } = *fresh;
     // Only a database of dbtest's is put back (and only one is ever claimed, see `pool::claim`).
     if !crate::naming::is_test_db_of(db, template) {
         return Err(sqlx::Error::Protocol(format!(
@@ -1109,7 +1126,8 @@ pub(crate) async fn reset(
         )));
     }
     let gate = Gate {
-        since: clean_since,
+        // The gate reads what only MariaDB keeps as it needs (see `Gate`).
+        since: clean_since.filter(|_| server.is_mariadb()),
         want,
         shapes,
     };
@@ -1158,15 +1176,9 @@ pub(crate) async fn reset(
             proven,
         });
     }
-    compat::raw_sql(&restore_sql(
-        &plan,
-        template,
-        script,
-        want,
-        crate::dialect::server(),
-    ))
-    .execute(&mut *conn)
-    .await?;
+    compat::raw_sql(&restore_sql(&plan, template, script, want, server))
+        .execute(&mut *conn)
+        .await?;
     let restored = started.elapsed() - definitions - rows;
     let scope = plan.scope();
     let after_read = read_definitions(conn, db, Some(&scope), None).await?;

@@ -4,6 +4,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
@@ -12,10 +13,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::MySql;
 
-use crate::config::{Keep, Settings};
+use crate::config::Keep;
+use crate::context::Context;
 use crate::lease::Ending;
 use crate::lease::{self, TestArgs, TestDb};
-use crate::{background, say, sweep, template};
+use crate::{background, say, template};
 
 /// How long the test's pool may take to close after the body returns (a test that keeps a
 /// connection past its end gets a warning, not a hang).
@@ -52,8 +54,8 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |settings, db, options| {
-            let pool = options.connect_lazy_with(connect_options(settings, db));
+        run_with_database(args, true, |ctx, db, options| {
+            let pool = options.connect_lazy_with(connect_options(ctx, db));
             (pool.clone(), self(pool))
         })
     }
@@ -65,8 +67,8 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |settings, db, options| {
-            let pool = options.connect_lazy_with(connect_options(settings, db));
+        run_with_database(args, true, |ctx, db, options| {
+            let pool = options.connect_lazy_with(connect_options(ctx, db));
             let test = self;
             let acquire = pool.clone();
             (pool, async move {
@@ -85,11 +87,11 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, false, |settings, db, options| {
+        run_with_database(args, false, |ctx, db, options| {
             // An empty pool: closing it is a no-op; the test builds its own from these options
             // (and its database is dropped after it, never reused: see `reusable`).
-            let unused = MySqlPoolOptions::new().connect_lazy_with(connect_options(settings, db));
-            (unused, self(options, connect_options(settings, db)))
+            let unused = MySqlPoolOptions::new().connect_lazy_with(connect_options(ctx, db));
+            (unused, self(options, connect_options(ctx, db)))
         })
     }
 }
@@ -112,14 +114,14 @@ where
 }
 
 /// The pool options of a test: at most `DBTEST_POOL_SIZE` (default 5) connections.
-fn pool_options(settings: &Settings, size: Option<u32>) -> MySqlPoolOptions {
+fn pool_options(ctx: &Context, size: Option<u32>) -> MySqlPoolOptions {
     MySqlPoolOptions::new()
-        .max_connections(size.unwrap_or(settings.pool_size))
-        .acquire_timeout(settings.connect_timeout)
+        .max_connections(size.unwrap_or(ctx.pool_size))
+        .acquire_timeout(ctx.connect_timeout)
 }
 
-fn connect_options(settings: &Settings, db: &TestDb) -> MySqlConnectOptions {
-    settings.connect.clone().database(&db.name)
+fn connect_options(ctx: &Context, db: &TestDb) -> MySqlConnectOptions {
+    ctx.server.connect.clone().database(&db.name)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -137,12 +139,12 @@ fn run_with_database<Fut>(
     // False when the test makes connections of its own (from the options it is given): dbtest
     // cannot tell when those are gone, so the database is never reset for another test.
     reusable: bool,
-    start: impl FnOnce(&Settings, &TestDb, MySqlPoolOptions) -> (MySqlPool, Fut),
+    start: impl FnOnce(&Context, &TestDb, MySqlPoolOptions) -> (MySqlPool, Fut),
 ) where
     Fut: Future,
     Fut::Output: TestOutcome,
 {
-    let settings = Settings::get_for(args.url_env).unwrap_or_else(|e| panic!("dbtest: {e}"));
+    let ctx = Context::get_for(args.url_env).unwrap_or_else(|e| panic!("dbtest: {e}"));
     let rt = runtime();
     let started = Instant::now();
     let mut timings = Timings::default();
@@ -151,20 +153,19 @@ fn run_with_database<Fut>(
     let home = background::home();
     let (db, template_time) = rt
         .block_on(background::spawn(home, move || async move {
-            sweep::prepare(settings).await.map_err(|e| e.to_string())?;
-            let template = template::ensure(settings, args.migrations)
+            ctx.prepare().await?;
+            let template = template::ensure(ctx, args.migrations)
                 .instrument(tracing::debug_span!("template"))
-                .await
-                .map_err(|e| e.to_string())?;
-            sweep::sweep_once(settings)
+                .await?;
+            ctx.sweep_once()
                 .instrument(tracing::debug_span!("sweep"))
                 .await;
             let template_time = started.elapsed();
-            lease::acquire(settings, &template, args.test_path, args.fixtures)
+            lease::acquire(ctx, &template, args.test_path, args.fixtures)
                 .instrument(tracing::debug_span!("acquire", test = args.test_path))
                 .await
                 .map(|db| (db, template_time))
-                .map_err(|e| e.to_string())
+                .map_err(Arc::new)
         }))
         .unwrap_or_else(|e| panic!("dbtest: {e}"));
     timings.template = template_time;
@@ -174,8 +175,8 @@ fn run_with_database<Fut>(
     let body_started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let _context = rt.enter();
-        let options = pool_options(settings, args.pool_size);
-        let (test_pool, body) = start(settings, &db, options);
+        let options = pool_options(ctx, args.pool_size);
+        let (test_pool, body) = start(ctx, &db, options);
         pool = Some(test_pool);
         rt.block_on(body)
     }));
@@ -202,7 +203,7 @@ fn run_with_database<Fut>(
                     );
                 }
             }
-            let keep = args.keep.unwrap_or(settings.keep);
+            let keep = args.keep.unwrap_or(ctx.keep);
             match keep {
                 Keep::Always => Ending::Keep,
                 Keep::Failed if failed => Ending::Keep,
@@ -214,7 +215,7 @@ fn run_with_database<Fut>(
         .instrument(release_span.clone()),
     );
     let teardown = rt.block_on(background::spawn(home, move || {
-        lease::release(settings, db, ending, args.test_path).instrument(release_span)
+        lease::release(ctx, db, ending, args.test_path).instrument(release_span)
     }));
     timings.release = release_started.elapsed();
     timings.report(args.test_path);
@@ -224,7 +225,7 @@ fn run_with_database<Fut>(
             "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
             if failed { "failed" } else { "passed" },
             args.test_path,
-            client_command(settings, kept)
+            client_command(ctx, kept)
         );
     }
 
@@ -289,16 +290,16 @@ impl Timings {
 }
 
 /// A ready-to-paste command that opens `database` (it asks for the password, never shows it).
-fn client_command(settings: &Settings, database: &str) -> String {
-    let c = &settings.connect;
+fn client_command(ctx: &Context, database: &str) -> String {
+    let c = &ctx.server.connect;
     let target = match c.get_socket() {
         Some(socket) => format!("-S {}", socket.display()),
         None => format!("-h {} -P {}", c.get_host(), c.get_port()),
     };
-    let password = if settings.has_password { " -p" } else { "" };
+    let password = if ctx.server.has_password { " -p" } else { "" };
     format!(
         "{} {target} -u {}{password} {database}",
-        crate::dialect::known().map_or("mysql", |s| s.client()),
+        ctx.known().map_or("mysql", |s| s.client()),
         c.get_username()
     )
 }

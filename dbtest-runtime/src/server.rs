@@ -39,6 +39,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::ConnectOptions;
+
+use crate::config::{Endpoint, Target};
 use crate::error::Error;
 
 /// Default idle period after which the embedded server shuts down (`DBTEST_SERVER_IDLE` changes it).
@@ -76,7 +80,7 @@ fn fail(reason: impl Into<String>) -> Error {
     Error::Server {
         action: "starting the embedded server (no DBTEST_DATABASE_URL or DATABASE_URL is set)"
             .into(),
-        reason: reason.into(),
+        reason: crate::error::Cause::Said(reason.into()),
     }
 }
 
@@ -99,6 +103,47 @@ pub fn base_dir() -> PathBuf {
         std::env::temp_dir()
     };
     parent.join(format!("dbtest-{uid}"))
+}
+
+/// The server `target` names: a URL's, or the embedded server, found running or started (and
+/// then announced in one line).
+pub(crate) fn resolve(target: &Target) -> Result<Endpoint, Error> {
+    let idle = match target {
+        Target::Url(endpoint) => return Ok((**endpoint).clone()),
+        Target::Embedded { idle } => *idle,
+    };
+    let server = ensure(idle)?;
+    if let Some(initialised) = server.started {
+        announce(&format!(
+            "dbtest: started an embedded server (pid {}, socket {}, port {}) in {:.0?}{}; it stops after {idle:?} \
+             without tests (DBTEST_SERVER_IDLE)",
+            server.pid,
+            server.socket.display(),
+            server.port,
+            server.took,
+            if initialised { ", data directory initialised" } else { "" },
+        ));
+    }
+    let base = base_dir();
+    let password = password(&base).ok_or_else(|| Error::Server {
+        action: "connecting to the embedded server".into(),
+        reason: format!(
+            "its password file {}/password is missing or unreadable",
+            base.display()
+        )
+        .into(),
+    })?;
+    Ok(Endpoint {
+        connect: MySqlConnectOptions::new()
+            .socket(&server.socket)
+            .username("root")
+            .password(&password)
+            .disable_statement_logging(),
+        url_redacted: format!("the embedded server (socket {})", server.socket.display()),
+        tcp: ("127.0.0.1".into(), server.port),
+        // The ready-to-paste client command asks for it (it is in the password file).
+        has_password: true,
+    })
 }
 
 /// The embedded server: the running one, or a new one. Also makes this process one of its users

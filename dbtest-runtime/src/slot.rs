@@ -1,4 +1,4 @@
-//! The cross-process connection budget: at most [`Settings::slots`] tests hold a database at once
+//! The cross-process connection budget: at most [`Context::slots`] tests hold a database at once
 //! across every process using the server, so their connections stay within the server's
 //! `max_connections`. A slot is an advisory lock of the test's owner session, freed when the
 //! session ends, however it ends.
@@ -9,16 +9,16 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
 use crate::compat;
-use crate::config::Settings;
+use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::naming;
 
 /// Opens the owner connection of a new test and takes a connection slot on it. Waiting (bounded
 /// by `DBTEST_SLOT_TIMEOUT`) holds no connection.
-pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
-    let server_max = crate::dialect::known().map_or(151, |s| s.max_connections);
-    let (budget, slots) = settings.slots(server_max);
+pub(crate) async fn take(ctx: &Context) -> Result<MySqlConnection> {
+    let server_max = ctx.known().map_or(151, |s| s.max_connections);
+    let (budget, slots) = ctx.slots(server_max);
     // Try every slot in one query, from a different start each time: `CASE` stops at the first
     // lock it gets.
     let start = std::process::id().wrapping_add(naming::random_u32()) % slots;
@@ -39,7 +39,7 @@ pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
-        let mut conn = db::connect(settings, None).await?;
+        let mut conn = db::connect(ctx, None).await?;
         let row = compat::raw_sql(&try_all)
             .fetch_one(&mut conn)
             .await
@@ -51,12 +51,12 @@ pub(crate) async fn take(settings: &Settings) -> Result<MySqlConnection> {
             return Ok(conn);
         }
         db::close(conn).await;
-        if started.elapsed() >= settings.slot_timeout {
+        if started.elapsed() >= ctx.slot_timeout {
             return Err(Error::NoSlot {
                 waited: started.elapsed(),
                 slots,
                 budget,
-                per_test: settings.connections_per_test(),
+                per_test: ctx.connections_per_test(),
                 server_max,
             });
         }

@@ -17,6 +17,7 @@ use sqlx::Row;
 
 use crate::compat;
 use crate::db::text;
+use crate::dialect::Server;
 use crate::naming::{ident, literal};
 use crate::record;
 
@@ -47,6 +48,15 @@ pub(crate) enum SnapshotError {
 impl From<sqlx::Error> for SnapshotError {
     fn from(e: sqlx::Error) -> Self {
         SnapshotError::Sql(e)
+    }
+}
+
+impl From<SnapshotError> for crate::error::Cause {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Sql(e) => e.into(),
+            SnapshotError::Unsupported(what) => what.into(),
+        }
     }
 }
 
@@ -547,6 +557,7 @@ fn flag(b: bool) -> &'static str {
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
     template: &str,
+    server: &Server,
 ) -> Result<Script, SnapshotError> {
     // How SHOW CREATE prints depends on the session's sql_mode: read under the mode the script
     // is replayed under.
@@ -576,7 +587,14 @@ pub(crate) async fn read(
         }
     }
 
-    read_tables(conn, template, &qualifier, &mut script).await?;
+    read_tables(
+        conn,
+        template,
+        &qualifier,
+        server.can_insert_history(),
+        &mut script,
+    )
+    .await?;
     script.objects = read_routines(conn, template, &qualifier, &definer).await?;
     script
         .objects
@@ -595,6 +613,7 @@ async fn read_tables(
     conn: &mut MySqlConnection,
     template: &str,
     qualifier: &str,
+    insert_history: bool,
     script: &mut Script,
 ) -> Result<(), SnapshotError> {
     let rows = sqlx::query(
@@ -657,7 +676,6 @@ async fn read_tables(
             }),
         }
     }
-    let insert_history = crate::dialect::server().can_insert_history();
 
     let has_rows = tables_with_rows(conn, qualifier, &tables).await?;
     for (name, versioned) in tables {

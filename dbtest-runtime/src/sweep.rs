@@ -6,66 +6,26 @@
 //! so a live test's database or a template being built is never touched.
 
 use crate::compat;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
 use crate::config::Settings;
+use crate::context::Context;
 use crate::db::{self, text};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::naming::{self, literal};
-use crate::{dialect, registry};
+use crate::registry;
 
-/// Creates the registry once per process; every test awaits it (its error is every test's).
-pub(crate) async fn prepare(settings: &Settings) -> Result<(), Arc<Error>> {
-    static PREPARED: tokio::sync::OnceCell<Result<(), Arc<Error>>> =
-        tokio::sync::OnceCell::const_new();
-    PREPARED
-        .get_or_init(|| async {
-            let mut conn = db::connect(settings, None).await.map_err(Arc::new)?;
-            let made = registry::ensure(&mut conn).await.map_err(|e| {
-                Arc::new(db::privileges_hint(
-                    e,
-                    "creating the registry `dbtest_registry`",
-                ))
-            });
-            let identified = match made {
-                Ok(()) => dialect::Server::read(&mut conn).await.map_err(|reason| {
-                    Arc::new(Error::Server {
-                        action: "identifying the server (MySQL or MariaDB, and its version)".into(),
-                        reason,
-                    })
-                }),
-                Err(e) => Err(e),
-            };
-            let made = identified.map(|server| {
-                if let Some(line) = dialect::set(server).too_old() {
-                    crate::server::announce(&line);
-                }
-            });
-            db::close(conn).await;
-            made
-        })
-        .await
-        .clone()
-}
-
-/// Runs the sweep once per process; problems are printed, never fail a test.
-pub(crate) async fn sweep_once(settings: &Settings) {
-    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SWEPT
-        .get_or_init(|| async {
-            match sweep(settings, Mode::Expired).await {
-                Ok(report) if report.dropped() > 0 => {
-                    crate::server::announce(&format!("dbtest: {report}"))
-                }
-                Ok(_) => {}
-                Err(e) => crate::server::announce(&format!("dbtest: sweep skipped: {e}")),
-            }
-        })
-        .await;
+/// The sweep a test process runs once (see [`Context::sweep_once`]): problems are printed, never
+/// fail a test.
+pub(crate) async fn sweep_expired(ctx: &Context) {
+    match sweep(ctx, Mode::Expired).await {
+        Ok(report) if report.dropped() > 0 => crate::server::announce(&format!("dbtest: {report}")),
+        Ok(_) => {}
+        Err(e) => crate::server::announce(&format!("dbtest: sweep skipped: {e}")),
+    }
 }
 
 /// Which databases a sweep removes.
@@ -228,27 +188,27 @@ impl std::fmt::Display for Report {
 }
 
 /// Sweeps the server by the rules of `mode`.
-pub(crate) async fn sweep(settings: &Settings, mode: Mode) -> Result<Report> {
-    let mut conn = db::connect(settings, None).await?;
+pub(crate) async fn sweep(ctx: &Context, mode: Mode) -> Result<Report> {
+    let mut conn = db::connect(ctx, None).await?;
     let swept = db::bounded(
         || "the sweep".into(),
-        settings.ddl_timeout * 4,
+        ctx.ddl_timeout * 4,
         "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
-        sweep_on(&mut conn, settings, mode),
+        sweep_on(&mut conn, ctx, mode),
     )
     .await;
     db::close(conn).await;
     swept
 }
 
-async fn sweep_on(conn: &mut MySqlConnection, settings: &Settings, mode: Mode) -> Result<Report> {
+async fn sweep_on(conn: &mut MySqlConnection, ctx: &Context, mode: Mode) -> Result<Report> {
     let fail = |e: sqlx::Error| db::privileges_hint(e, "sweeping");
     let all = entries(conn).await.map_err(fail)?;
     let mut report = Report::default();
-    for (entry, why) in plan(&all, settings, mode) {
+    for (entry, why) in plan(&all, ctx, mode) {
         // Each drop happens only if the database's own lock can be taken now, and its row still
         // says what the plan read.
-        if !drop_registered(conn, entry, why, settings, mode)
+        if !drop_registered(conn, entry, why, ctx, mode)
             .await
             .map_err(fail)?
         {
@@ -356,7 +316,7 @@ async fn drop_registered(
     conn: &mut MySqlConnection,
     planned: &Entry,
     why: Why,
-    settings: &Settings,
+    ctx: &Context,
     mode: Mode,
 ) -> Result<bool, sqlx::Error> {
     let name = planned.name.as_str();
@@ -378,7 +338,7 @@ async fn drop_registered(
             for e in now.iter_mut().filter(|e| e.name == name) {
                 e.owner_gone = true;
             }
-            if still_planned(planned, why, &now, settings, mode) {
+            if still_planned(planned, why, &now, ctx, mode) {
                 registry::drop_database(conn, name).await.map(|()| true)
             } else {
                 Ok(false)

@@ -20,17 +20,17 @@
 //! template that is not ready: it is built again.
 
 use crate::compat;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
-use crate::config::Settings;
+use crate::context::Context;
 use crate::db::{self, text};
-use crate::error::{Error, Result};
+use crate::dialect::Server;
+use crate::error::{Cause, Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident};
 use crate::registry::{self, Kind};
@@ -63,39 +63,29 @@ impl Template {
         }
     }
 
-    /// The statements that clone this template.
-    pub fn clone_sql(&self) -> &str {
-        self.clone_sql.get_or_init(|| {
-            self.script
-                .clone_sql(&self.name, &crate::dialect::server().restore_session)
-        })
+    /// The statements that clone this template on `server`.
+    pub fn clone_sql(&self, server: &Server) -> &str {
+        self.clone_sql
+            .get_or_init(|| self.script.clone_sql(&self.name, &server.restore_session))
     }
 }
 
-type Cell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
+/// Where a process keeps the template of one migration source (see [`Context::template_cell`]).
+pub(crate) type TemplateCell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
 
 /// The template for `source`, built if need be; once per process and source.
 ///
 /// Tests run on runtimes of their own, so the cell holds no connection: only the template's name
 /// and script, or the error every later test of this process reports at once.
 pub(crate) async fn ensure(
-    settings: &'static Settings,
+    ctx: &'static Context,
     source: Migrations,
 ) -> Result<Arc<Template>, Arc<Error>> {
-    static CELLS: Mutex<Option<HashMap<String, Cell>>> = Mutex::new(None);
-    let cell: Cell = {
-        let mut cells = CELLS.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(
-            cells
-                .get_or_insert_with(HashMap::new)
-                .entry(source.cache_key())
-                .or_default(),
-        )
-    };
-    cell.get_or_init(|| async {
+    ctx.template_cell(source.cache_key())
+        .get_or_init(|| async {
         let set = MigrationSet::load(source).await.map_err(Arc::new)?;
-        let template = build_or_fetch(settings, &set).await.map_err(Arc::new)?;
-        if let (Err(why), true) = (&template.reference, settings.reuse) {
+        let template = build_or_fetch(ctx, &set).await.map_err(Arc::new)?;
+        if let (Err(why), true) = (&template.reference, ctx.reuse) {
             say::once(
                 &template.name,
                 &format!(
@@ -121,10 +111,10 @@ fn account_key(key: &str, account: &str) -> String {
     crate::naming::hex(&h.finalize())
 }
 
-async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Template> {
-    let mut conn = db::connect(settings, None).await?;
+async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
+    let mut conn = db::connect(ctx, None).await?;
     // The migrations run on this session: their lock waits are the build's.
-    db::set_lock_wait(&mut conn, settings.build_timeout)
+    db::set_lock_wait(&mut conn, ctx.build_timeout)
         .await
         .map_err(|e| db::privileges_hint(e, "setting up the template's session"))?;
     let (session, account): (u64, String) =
@@ -136,21 +126,18 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
     let name = naming::template_name(&account_key(&set.key, &account));
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
-    db::get_lock(&mut conn, &name, settings.lock_timeout, &name).await?;
-    let built = tokio::time::timeout(settings.build_timeout, async {
+    db::get_lock(&mut conn, &name, ctx.lock_timeout, &name).await?;
+    let built = tokio::time::timeout(ctx.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
             Some(t) => {
                 // For template GC: this template is in use. Its lock waits are a test's now, not
                 // a build's (another session's lock on the registry must not hold it for long).
-                if db::set_lock_wait(&mut conn, settings.ddl_timeout)
-                    .await
-                    .is_ok()
-                {
+                if db::set_lock_wait(&mut conn, ctx.ddl_timeout).await.is_ok() {
                     let _ = registry::touch(&mut conn, &name).await;
                 }
                 Ok(t)
             }
-            None => build(settings, &mut conn, &name, set).await,
+            None => build(ctx, &mut conn, &name, set).await,
         }
     })
     .await;
@@ -164,10 +151,10 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
             // The build is stuck (a migration waiting on a lock, a stalled server): end its
             // session, which frees the template lock, then remove what it left.
             drop(conn);
-            abandon_build(settings, &name, &set.key, session).await;
+            abandon_build(ctx, &name, &set.key, session).await;
             Err(Error::Timeout {
                 what: format!("building template `{name}` (running the migrations and reading the result)"),
-                bound: settings.build_timeout,
+                bound: ctx.build_timeout,
                 hint: "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
             })
         }
@@ -175,8 +162,8 @@ async fn build_or_fetch(settings: &Settings, set: &MigrationSet) -> Result<Templ
 }
 
 /// Kills the session of a stuck build and drops its unfinished template under the template lock.
-async fn abandon_build(settings: &Settings, name: &str, key: &str, session: Option<u64>) {
-    let Ok(mut conn) = db::connect(settings, None).await else {
+async fn abandon_build(ctx: &Context, name: &str, key: &str, session: Option<u64>) {
+    let Ok(mut conn) = db::connect(ctx, None).await else {
         return;
     };
     if let Some(id) = session {
@@ -350,7 +337,7 @@ pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<S
 /// Builds template `name` from scratch; a failed build is dropped again (it could never become
 /// ready). The caller holds the template lock on `conn`.
 async fn build(
-    settings: &Settings,
+    ctx: &Context,
     conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
@@ -383,7 +370,7 @@ async fn build(
     // A directory's migrations are read now: one sqlx cannot read fails before anything is made.
     set.migrator().await?;
     let started = std::time::Instant::now();
-    let built = build_steps(settings, conn, name, set).await;
+    let built = build_steps(ctx, conn, name, set).await;
     if built.is_ok() {
         // The one line a run prints about its template: when it had to build it.
         crate::server::announce(&format!(
@@ -399,19 +386,16 @@ async fn build(
 }
 
 /// Maps a failure of `action` on template `name` to [`Error::Template`].
-fn failed<'a, E: std::fmt::Display>(
-    name: &'a str,
-    action: &'static str,
-) -> impl FnOnce(E) -> Error + 'a {
+fn failed<'a, E: Into<Cause>>(name: &'a str, action: &'static str) -> impl FnOnce(E) -> Error + 'a {
     move |e| Error::Template {
         template: name.to_owned(),
         action,
-        reason: e.to_string(),
+        reason: e.into(),
     }
 }
 
 async fn build_steps(
-    settings: &Settings,
+    ctx: &Context,
     lock_conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
@@ -444,8 +428,8 @@ async fn build_steps(
 
     // The template is read on a fresh connection: whatever session state the migrations left
     // behind (sql_mode, foreign_key_checks, …) must not change how it is read.
-    let mut conn = db::connect(settings, None).await?;
-    let marked = read_and_mark(settings, &mut conn, name, set).await;
+    let mut conn = db::connect(ctx, None).await?;
+    let marked = read_and_mark(ctx, &mut conn, name, set).await;
     db::close(conn).await;
     marked
 }
@@ -483,12 +467,12 @@ async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sq
 /// Reads the template's clone script, makes two clones to learn the reference state of a fresh
 /// clone, writes the ready marker, and puts the clones in the warm pool.
 async fn read_and_mark(
-    settings: &Settings,
+    ctx: &Context,
     conn: &mut MySqlConnection,
     name: &str,
     set: &MigrationSet,
 ) -> Result<Template> {
-    let script = snapshot::read(conn, name)
+    let script = snapshot::read(conn, name, ctx.dialect())
         .await
         .map_err(failed(name, "reading the template"))?;
     let mut template = Template::new(name, script, Err(String::new()));
@@ -498,8 +482,8 @@ async fn read_and_mark(
     ];
     // The second clone's owner: kept open until both clones are in the pool or dropped. Without
     // one (the server refuses another connection) both are made on `conn`, one after the other.
-    let mut second = db::connect(settings, None).await.ok();
-    let reference = reference_state(settings, conn, second.as_mut(), &template, &clones).await;
+    let mut second = db::connect(ctx, None).await.ok();
+    let reference = reference_state(ctx, conn, second.as_mut(), &template, &clones).await;
     let made = match reference {
         Ok(reference) => {
             template.reference = reference;
@@ -508,10 +492,10 @@ async fn read_and_mark(
         Err(e) => Err(e),
     };
     // The clones are fresh: the warm pool's, when it takes them.
-    let pool = made.is_ok() && settings.reuse && template.reference.is_ok();
+    let pool = made.is_ok() && ctx.reuse && template.reference.is_ok();
     for (i, clone) in clones.iter().enumerate() {
         let kept = pool
-            && (i as u32) < settings.warm_max
+            && (i as u32) < ctx.warm_max
             && registry::mark_ready(conn, clone, None).await.is_ok();
         if !kept {
             let _ = registry::drop_database(conn, clone).await;
@@ -530,7 +514,7 @@ async fn read_and_mark(
 /// the server's file work (a template build of `examples/bench`, on disk, took about 0.2 s
 /// less in 3 of 4 alternating pairs).
 async fn reference_state(
-    settings: &Settings,
+    ctx: &Context,
     conn: &mut MySqlConnection,
     second: Option<&mut MySqlConnection>,
     template: &Template,
@@ -538,15 +522,12 @@ async fn reference_state(
 ) -> Result<Result<reset::State, String>> {
     let (first, other) = match second {
         Some(second) => tokio::join!(
-            clone_and_read(settings, conn, template, &clones[0]),
-            clone_and_read(settings, second, template, &clones[1]),
+            clone_and_read(ctx, conn, template, &clones[0]),
+            clone_and_read(ctx, second, template, &clones[1]),
         ),
         None => {
-            let first = clone_and_read(settings, conn, template, &clones[0]).await;
-            (
-                first,
-                clone_and_read(settings, conn, template, &clones[1]).await,
-            )
+            let first = clone_and_read(ctx, conn, template, &clones[0]).await;
+            (first, clone_and_read(ctx, conn, template, &clones[1]).await)
         }
     };
     let (first, other) = match (first?, other?) {
@@ -568,22 +549,22 @@ async fn reference_state(
 /// Clones `template` as `clone`, owned by `conn`, and reads its state (`Err`: it could not be
 /// read, saying why).
 async fn clone_and_read(
-    settings: &Settings,
+    ctx: &Context,
     conn: &mut MySqlConnection,
     template: &Template,
     clone: &str,
 ) -> Result<Result<reset::State, sqlx::Error>> {
     clone::clone_into(
-        settings,
+        ctx,
         conn,
         &template.name,
-        template.clone_sql(),
+        template.clone_sql(ctx.dialect()),
         clone,
         None,
     )
     .await?;
     // After the clone: it ends by restoring the session's own settings.
-    reset::prepare_session(conn, crate::dialect::server())
+    reset::prepare_session(conn, ctx.dialect())
         .await
         .map_err(failed(&template.name, "preparing to read its clones"))?;
     Ok(reset::read(conn, clone, &template.script).await)

@@ -1,0 +1,121 @@
+//! What dbtest keeps per process, in one place: the settings, the server they lead to (the
+//! embedded one is started or found here, once), what that server is (read once, with the
+//! registry made), whether the sweep has run, and the templates built or found so far.
+//!
+//! A process has one context, or one per `url_env` its crates name (each may be another server).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{Endpoint, Settings};
+use crate::dialect;
+use crate::error::Error;
+use crate::template::TemplateCell;
+
+/// The per-process state of one server's tests. It dereferences to its [`Settings`].
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub settings: Settings,
+    /// How to reach the server.
+    pub server: Endpoint,
+    /// What the server is, read when the registry is made (see [`Context::prepare`]).
+    facts: tokio::sync::OnceCell<Result<dialect::Server, Arc<Error>>>,
+    /// Set once this process's sweep has run.
+    swept: tokio::sync::OnceCell<()>,
+    /// The template of each migration source (by its cache key).
+    templates: Mutex<HashMap<String, TemplateCell>>,
+}
+
+impl std::ops::Deref for Context {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// What the context of one environment became: the context, or the error every test using it
+/// reports.
+type Made = &'static Result<Context, Arc<Error>>;
+
+impl Context {
+    /// The context of this process's environment, made on first use.
+    pub fn get() -> Result<&'static Context, Arc<Error>> {
+        Context::get_for(None)
+    }
+
+    /// The context for tests whose Cargo.toml names `url_env`: that variable is read before
+    /// `DBTEST_DATABASE_URL`.
+    pub fn get_for(url_env: Option<&'static str>) -> Result<&'static Context, Arc<Error>> {
+        static MADE: Mutex<Option<HashMap<Option<&'static str>, Made>>> = Mutex::new(None);
+        let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = *made
+            .get_or_insert_with(HashMap::new)
+            .entry(url_env)
+            .or_insert_with(|| {
+                let env = |k: &str| {
+                    let named = match (k, url_env) {
+                        ("DBTEST_DATABASE_URL", Some(var)) => std::env::var(var).ok(),
+                        _ => None,
+                    };
+                    named.or_else(|| std::env::var(k).ok())
+                };
+                let context = Settings::from_env(env).and_then(Context::new);
+                Box::leak(Box::new(context.map_err(Arc::new)))
+            });
+        entry.as_ref().map_err(Arc::clone)
+    }
+
+    /// The context of `settings`: finds (or starts) its server.
+    pub fn new(settings: Settings) -> Result<Context, Error> {
+        Ok(Context {
+            server: crate::server::resolve(&settings.target)?,
+            settings,
+            facts: tokio::sync::OnceCell::new(),
+            swept: tokio::sync::OnceCell::new(),
+            templates: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Makes the registry and reads what the server is, once; every test awaits it (its error is
+    /// every test's).
+    pub async fn prepare(&self) -> Result<&dialect::Server, Arc<Error>> {
+        self.facts
+            .get_or_init(|| async {
+                let server = crate::registry::prepare(self).await.map_err(Arc::new)?;
+                if let Some(line) = server.too_old() {
+                    crate::server::announce(&line);
+                }
+                Ok(server)
+            })
+            .await
+            .as_ref()
+            .map_err(Arc::clone)
+    }
+
+    /// What the server is.
+    ///
+    /// # Panics
+    /// Before [`Context::prepare`] succeeded, which every test awaits before anything else.
+    pub fn dialect(&self) -> &dialect::Server {
+        self.known()
+            .expect("dbtest identifies the server before any test database is touched")
+    }
+
+    /// What the server is, if it was read already.
+    pub fn known(&self) -> Option<&dialect::Server> {
+        self.facts.get().and_then(|made| made.as_ref().ok())
+    }
+
+    /// Runs the sweep once per process; problems are printed, never fail a test.
+    pub async fn sweep_once(&self) {
+        self.swept
+            .get_or_init(|| crate::sweep::sweep_expired(self))
+            .await;
+    }
+
+    /// The cell of the template of migration source `key`.
+    pub fn template_cell(&self, key: String) -> TemplateCell {
+        let mut cells = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(cells.entry(key).or_default())
+    }
+}
