@@ -1,12 +1,13 @@
 //! dbtest's own threads, a few per process, each with a runtime of its own: every test's database
 //! is acquired and released on one of them (the connection that owns a database lives as long as
 //! the database's use, not as long as the test's runtime), so a reset may go on after its test has
-//! returned. The process waits for those resets, and for the warm pool's refills, when it exits.
+//! returned. The warm pool's refills run on threads of their own, started here. The process waits
+//! for those resets and refills when it exits.
 //!
 //! What is said from these threads is written to stderr itself (`server::announce`): libtest
 //! hands a thread the output capture of the test that started it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -55,7 +56,7 @@ fn queues() -> &'static [mpsc::UnboundedSender<Job>] {
         if !exit::register(at_exit) {
             // No hook: a reset cut short by the exit leaves its database unclaimable, for the
             // sweep (it never goes back to the pool unfinished).
-            crate::server::announce(
+            crate::say::announce(
                 "dbtest: could not register an exit hook; resets still running at exit are cut short",
             );
         }
@@ -166,6 +167,52 @@ where
     );
 }
 
+/// The templates whose pool this process is refilling now; told when one is done.
+static REFILLING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static REFILLED: Condvar = Condvar::new();
+
+fn refilling() -> std::sync::MutexGuard<'static, Option<HashSet<String>>> {
+    REFILLING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs the future `make` makes, the refill of `template`'s warm pool, on a thread of its own,
+/// unless one for `template` runs already; it may take up to `bound` (the exit waits for it).
+pub(crate) fn refill<F, Fut>(template: &str, bound: Duration, make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    lasts_at_most(bound);
+    if !refilling()
+        .get_or_insert_with(HashSet::new)
+        .insert(template.to_owned())
+    {
+        return;
+    }
+    let name = template.to_owned();
+    let done = move || {
+        refilling().get_or_insert_with(HashSet::new).remove(&name);
+        REFILLED.notify_all();
+    };
+    let spawned = std::thread::Builder::new()
+        .name("dbtest-warm".into())
+        .spawn({
+            let done = done.clone();
+            move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(make());
+                }
+                done();
+            }
+        });
+    if spawned.is_err() {
+        done();
+    }
+}
+
 /// Background work of this process may take up to `bound`: the exit waits as long.
 pub(crate) fn lasts_at_most(bound: Duration) {
     let ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
@@ -225,7 +272,11 @@ extern "C" fn at_exit() {
                 .0;
         }
         drop(pending);
-        crate::pool::wait_for_refills(deadline.saturating_duration_since(Instant::now()));
+        // A clone cut short by the exit would be left on the server until the next run's sweep.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = REFILLED.wait_timeout_while(refilling(), left, |r| {
+            r.as_ref().is_some_and(|r| !r.is_empty())
+        });
     });
 }
 

@@ -41,7 +41,7 @@ pub(crate) async fn clone_into(
                     db::refused_or(e, "creating a test database", |e| Error::Clone {
                         database: name.to_owned(),
                         template: template.to_owned(),
-                        reason: if db::server_code(&e) == Some(1176) {
+                        reason: if crate::compat::server_code(&e) == Some(1176) {
                             // `snapshot::NOT_A_VIEW` refused a view where a table was.
                             format!(
                                 "a table of the template or of the new database is a view now ({e}), \

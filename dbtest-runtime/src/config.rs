@@ -30,6 +30,13 @@ pub const DEFAULT_SLOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default age below which an ownerless test database is left alone by the sweep.
 pub const DEFAULT_SWEEP_GRACE: Duration = Duration::from_secs(30);
 
+/// Default idle period after which the embedded server shuts down (`DBTEST_SERVER_IDLE` changes it).
+///
+/// ```
+/// assert_eq!(dbtest_runtime::server::DEFAULT_IDLE.as_secs(), 60);
+/// ```
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+
 /// Default number of clean databases per template kept ready in the warm pool.
 pub const DEFAULT_WARM: u32 = 2;
 /// Default bound on the warm pool's size per template.
@@ -78,7 +85,7 @@ impl std::fmt::Debug for Endpoint {
 }
 
 /// The settings of this process, read from its environment; nothing is connected or started to
-/// read them (see [`crate::context`] for what is made of them).
+/// read them.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub target: Target,
@@ -107,8 +114,8 @@ pub(crate) struct Settings {
 
 /// One `DBTEST_*` variable that [`Settings`] holds: its name, and how a value is taken into the
 /// settings (`Err` says what would have been accepted).
-struct Variable {
-    name: &'static str,
+pub(crate) struct Variable {
+    pub name: &'static str,
     apply: fn(&mut Settings, &str) -> Result<(), &'static str>,
 }
 
@@ -126,7 +133,7 @@ macro_rules! variable {
 }
 
 /// Every variable [`Settings::from_env`] reads besides the URL, in the order they are checked.
-const VARIABLES: &[Variable] = &[
+pub(crate) const VARIABLES: &[Variable] = &[
     variable!("DBTEST_LOCK_TIMEOUT", lock_timeout, positive_duration),
     variable!("DBTEST_CONNECT_TIMEOUT", connect_timeout, positive_duration),
     variable!("DBTEST_DDL_TIMEOUT", ddl_timeout, positive_duration),
@@ -195,7 +202,7 @@ impl Settings {
             None if env("DBTEST_EMBEDDED").as_deref() == Some("never") => return Err(Error::NoUrl),
             None => Target::Embedded {
                 idle: match env("DBTEST_SERVER_IDLE") {
-                    None => crate::server::DEFAULT_IDLE,
+                    None => DEFAULT_IDLE,
                     Some(v) => {
                         positive_duration(v.trim()).map_err(|expected| Error::BadSetting {
                             var: "DBTEST_SERVER_IDLE",

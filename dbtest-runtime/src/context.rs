@@ -3,14 +3,17 @@
 //! registry made), whether the sweep has run, and the templates built or found so far.
 //!
 //! A process has one context, or one per `url_env` its crates name (each may be another server).
+//! The context holds these; the phases that make them (`registry::prepare`, `sweep`,
+//! `template::ensure`) hand it the work, so it depends on none of them.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{Endpoint, Settings};
 use crate::dialect;
 use crate::error::Error;
-use crate::template::TemplateCell;
 
 /// The per-process state of one server's tests. It dereferences to its [`Settings`].
 #[derive(Debug)]
@@ -22,8 +25,9 @@ pub(crate) struct Context {
     facts: tokio::sync::OnceCell<Result<dialect::Server, Arc<Error>>>,
     /// Set once this process's sweep has run.
     swept: tokio::sync::OnceCell<()>,
-    /// The template of each migration source (by its cache key).
-    templates: Mutex<HashMap<String, TemplateCell>>,
+    /// Values made once per key, of the type each caller names: the template of each migration
+    /// source (see `template::ensure`).
+    cells: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl std::ops::Deref for Context {
@@ -72,18 +76,21 @@ impl Context {
             settings,
             facts: tokio::sync::OnceCell::new(),
             swept: tokio::sync::OnceCell::new(),
-            templates: Mutex::new(HashMap::new()),
+            cells: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Makes the registry and reads what the server is, once; every test awaits it (its error is
-    /// every test's).
-    pub async fn prepare(&self) -> Result<&dialect::Server, Arc<Error>> {
+    /// What the server is, read by `read` the first time (with the registry made: see
+    /// `registry::prepare`); every test awaits it, so its error is every test's.
+    pub async fn prepare(
+        &self,
+        read: impl Future<Output = Result<dialect::Server, Error>>,
+    ) -> Result<&dialect::Server, Arc<Error>> {
         self.facts
             .get_or_init(|| async {
-                let server = crate::registry::prepare(self).await.map_err(Arc::new)?;
+                let server = read.await.map_err(Arc::new)?;
                 if let Some(line) = server.too_old() {
-                    crate::server::announce(&line);
+                    crate::say::announce(&line);
                 }
                 Ok(server)
             })
@@ -106,16 +113,22 @@ impl Context {
         self.facts.get().and_then(|made| made.as_ref().ok())
     }
 
-    /// Runs the sweep once per process; problems are printed, never fail a test.
-    pub async fn sweep_once(&self) {
-        self.swept
-            .get_or_init(|| crate::sweep::sweep_expired(self))
-            .await;
+    /// Runs `sweep` the first time only.
+    pub async fn sweep_once(&self, sweep: impl Future<Output = ()>) {
+        self.swept.get_or_init(|| sweep).await;
     }
 
-    /// The cell of the template of migration source `key`.
-    pub fn template_cell(&self, key: String) -> TemplateCell {
-        let mut cells = self.templates.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(cells.entry(key).or_default())
+    /// The value of `key` of type `T`, made (by `T::default()`) on first use.
+    ///
+    /// # Panics
+    /// If `key` was first asked for as another type (keys name their type, as `template:…`).
+    pub fn cell<T: Default + Send + Sync + 'static>(&self, key: &str) -> Arc<T> {
+        let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        let cell = cells
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(T::default()));
+        Arc::clone(cell)
+            .downcast::<T>()
+            .unwrap_or_else(|_| panic!("dbtest: context cell `{key}` is of another type"))
     }
 }

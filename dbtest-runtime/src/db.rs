@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use sqlx::mysql::{MySqlConnection, MySqlRow};
+use sqlx::mysql::MySqlConnection;
 use sqlx::{ConnectOptions, Connection, Row};
 
+use crate::compat::text;
 use crate::context::Context;
 use crate::error::{Cause, Error, Result};
 use crate::naming;
@@ -70,19 +71,6 @@ pub(crate) async fn bounded<T>(
     }
 }
 
-/// Reads column `index` of `row` as text, whatever string or binary type the server chose for it.
-pub(crate) fn text(row: &MySqlRow, index: usize) -> Result<Option<String>, sqlx::Error> {
-    let bytes: Option<Vec<u8>> = row.try_get_unchecked(index)?;
-    Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
-}
-
-/// The MySQL error code of `e`, if it is a server error.
-pub(crate) fn server_code(e: &sqlx::Error) -> Option<u16> {
-    e.as_database_error()
-        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .map(|d| d.number())
-}
-
 /// The grant dbtest's user needs, said when the server refuses one of dbtest's own statements.
 pub(crate) const GRANT_HINT: &str =
     "dbtest's user needs GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO <user> \
@@ -122,7 +110,7 @@ pub(crate) fn refused_or(
     action: &str,
     other: impl FnOnce(sqlx::Error) -> Error,
 ) -> Error {
-    match server_code(&e).and_then(refusal_hint) {
+    match crate::compat::server_code(&e).and_then(refusal_hint) {
         Some(hint) => Error::Privileges {
             action: action.to_owned(),
             reason: e.into(),

@@ -9,7 +9,7 @@
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
-use crate::db::text;
+use crate::compat::text;
 
 /// The two server families dbtest supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

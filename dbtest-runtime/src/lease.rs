@@ -281,7 +281,7 @@ async fn reset_or_drop(
     )
     .await;
     if let Err(e) = done {
-        crate::server::announce(&format!(
+        crate::say::announce(&format!(
             "dbtest: after test {test_path}: {e}; the next sweep removes it"
         ));
     }

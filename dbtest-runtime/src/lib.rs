@@ -24,7 +24,8 @@
 //!
 //! The server comes from `DBTEST_DATABASE_URL` or `DATABASE_URL`; with neither, dbtest starts a
 //! throwaway server of its own ([`server`]). See [`db_test`] for the arguments, [`admin`] for
-//! inspecting and cleaning a server, and the README for how it works and every setting.
+//! inspecting and cleaning a server, [Configuration](#configuration) below for every setting, and
+//! the README for how it works.
 //!
 //! # Features
 //!
@@ -36,6 +37,12 @@
 //!
 //! Exactly one `sqlx-*` feature must be on: a test's `MySqlPool` is the type of the sqlx dbtest
 //! links ([`sqlx`]), which must be the one your crate uses.
+//!
+//! # Configuration
+//!
+//! Environment variables, read once per process (a test process, or the `dbtest` tool):
+//!
+#![doc = include_str!("../docs/variables.md")]
 #![deny(missing_docs)]
 
 #[cfg(all(feature = "sqlx-0_8", feature = "sqlx-0_9"))]
@@ -72,6 +79,8 @@ pub extern crate sqlx08 as sqlx;
 #[cfg(feature = "sqlx-0_9")]
 pub extern crate sqlx09 as sqlx;
 
+#[cfg(test)]
+mod architecture;
 mod background;
 #[cfg(test)]
 mod catalog;
@@ -81,6 +90,8 @@ mod config;
 mod context;
 mod db;
 mod dialect;
+#[cfg(test)]
+mod docs;
 mod error;
 mod lease;
 mod migrations;
@@ -283,12 +294,7 @@ pub mod admin {
 /// # Parameters
 /// The test function takes one of:
 ///
-/// | parameter | what it is |
-/// |---|---|
-/// | `pool: MySqlPool` | a pool of at most `DBTEST_POOL_SIZE` (default 5) connections whose default database is the test's own |
-/// | `conn: PoolConnection<MySql>` | one connection from such a pool |
-/// | `opts: MySqlPoolOptions, connect: MySqlConnectOptions` | to build your own pool or connection; `connect` names the test's database |
-/// | *(none)* | a plain async test, without a database |
+#[doc = include_str!("../docs/parameters.md")]
 ///
 /// These are the types of the sqlx dbtest links ([`sqlx`]): sqlx 0.9 with the
 /// default feature `sqlx-0_9`, sqlx 0.8 with `default-features = false, features = ["sqlx-0_8"]`.
@@ -301,15 +307,7 @@ pub mod admin {
 /// # Arguments
 /// The same as `#[sqlx::test]`'s; a bad argument is a compile error at that argument.
 ///
-/// | argument | meaning |
-/// |---|---|
-/// | *(none)* | migrations from `./migrations` beside `Cargo.toml`, if that directory exists |
-/// | `migrations = "dir"` | migrations from `dir`, relative to `Cargo.toml`'s directory |
-/// | `migrations = false` | no migrations: an empty database |
-/// | `migrator = "path::MIGRATOR"` | a `static` [`Migrator`](sqlx::migrate::Migrator) (or a `static LazyLock<Migrator>`), e.g. from `sqlx::migrate!` |
-/// | `fixtures("a", "b")` | `fixtures/a.sql`, `fixtures/b.sql` next to the test's source file, applied in order after the migrations |
-/// | `fixtures("../dir/a.sql")` | fixture files by path, relative to the test's source file |
-/// | `fixtures(path = "dir", scripts("a", "b"))` | `dir/a.sql`, `dir/b.sql` |
+#[doc = include_str!("../docs/arguments.md")]
 ///
 /// Migrations are read at run time, once per process, from the directory the macro resolved at
 /// compile time (editing one does not recompile the tests). Binaries run without the source tree
@@ -361,20 +359,13 @@ pub mod admin {
 /// in a crate's set defaults for every `#[db_test]` below them (the closer file wins; an argument
 /// wins over both); they are read at compile time, and a change recompiles the tests.
 ///
-/// ```toml
-/// [workspace.metadata.dbtest]
-/// migrations = "db/migrations"   # relative to this Cargo.toml; or false
-/// fixtures = "db/fixtures"       # where fixtures("name") looks
-/// pool_size = 3                  # connections in a test's pool, instead of DBTEST_POOL_SIZE
-/// keep = "never"                 # instead of DBTEST_KEEP: failed | never | always
-/// url_env = "APP_TEST_DB_URL"    # read before DBTEST_DATABASE_URL and DATABASE_URL
-/// ```
+#[doc = include_str!("../docs/metadata.md")]
 ///
 /// # At run time
 /// The server is `DBTEST_DATABASE_URL`, else `DATABASE_URL` (a `mysql://` URL whose user may
 /// create databases), else a throwaway server dbtest starts itself ([`server`]). Every wait is
 /// bounded (`DBTEST_*_TIMEOUT`); anything that goes wrong fails the test with an [`Error`]'s
-/// message, which says what to do. The README lists every setting.
+/// message, which says what to do. The settings are in the [crate documentation](crate#configuration).
 ///
 /// After the body: a passing test's database is put back to a fresh clone's state and, proven
 /// equal to one, waits in a warm pool for the next test (or dropped, after DDL or with `DBTEST_REUSE=never`); a failed test's is

@@ -7,9 +7,8 @@
 //! the same (a killed process) leaves an unowned half-made database, which the sweep removes like
 //! any orphan.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 use sqlx::mysql::MySqlConnection;
 
@@ -49,7 +48,7 @@ pub(crate) async fn claim(
     let row = compat::query(&format!("SELECT CASE{arms} ELSE NULL END"))
         .fetch_one(&mut *owner)
         .await?;
-    let got = db::text(&row, 0)?;
+    let got = crate::compat::text(&row, 0)?;
     let Some(name) = got else { return Ok(None) };
     let Some(clean_since) = registry::claim(owner, &name, test_path).await? else {
         // Swept or claimed between the listing and the lock: not ours after all.
@@ -184,10 +183,6 @@ fn report(why: &Why, name: &str, template: &Template, test_path: &str) {
     }
 }
 
-/// The templates whose pool this process is refilling now; notified when one is done.
-static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-static DONE: Condvar = Condvar::new();
-
 /// Starts a background refill of `template`'s pool, unless one runs already in this process.
 ///
 /// `ready`: how many of the template's databases a claim just saw ready besides its own, if it
@@ -196,44 +191,9 @@ pub(crate) fn refill(ctx: &'static Context, template: Arc<Template>, ready: Opti
     if ctx.warm == 0 || ready.is_some_and(|n| n >= target(ctx) as usize) {
         return;
     }
-    crate::background::lasts_at_most(ctx.ddl_timeout);
-    {
-        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        if !running
-            .get_or_insert_with(HashSet::new)
-            .insert(template.name.clone())
-        {
-            return;
-        }
-    }
     let name = template.name.clone();
-    let spawned = std::thread::Builder::new()
-        .name("dbtest-warm".into())
-        .spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(fill(ctx, &template));
-            }
-            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-            running
-                .get_or_insert_with(HashSet::new)
-                .remove(&template.name);
-            DONE.notify_all();
-        });
-    if spawned.is_err() {
-        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        running.get_or_insert_with(HashSet::new).remove(&name);
-    }
-}
-
-/// Waits, at most `bound`, for this process's refills to finish (at exit: a clone cut short by
-/// the exit would be left on the server until the next run's sweep).
-pub(crate) fn wait_for_refills(bound: std::time::Duration) {
-    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = DONE.wait_timeout_while(running, bound, |r| {
-        r.as_ref().is_some_and(|r| !r.is_empty())
+    crate::background::refill(&name, ctx.ddl_timeout, move || async move {
+        fill(ctx, &template).await
     });
 }
 

@@ -73,7 +73,7 @@ const UPGRADES: [(&str, &str); 4] = [
 ];
 
 /// Makes the registry (see [`ensure`]) and reads what the server is, on one connection: what a
-/// test process does once before anything else (see [`Context::prepare`]).
+/// test process does once before anything else (`ctx.prepare(registry::prepare(ctx))`).
 pub(crate) async fn prepare(ctx: &Context) -> Result<dialect::Server, Error> {
     let mut conn = db::connect(ctx, None).await?;
     let made = match ensure(&mut conn).await {
@@ -149,7 +149,7 @@ pub async fn ensure(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
                     .execute(&mut *conn)
                     .await;
             match altered {
-                Err(e) if crate::db::server_code(&e) != Some(1060) => return Err(e),
+                Err(e) if crate::compat::server_code(&e) != Some(1060) => return Err(e),
                 _ => {}
             }
         }
@@ -327,7 +327,7 @@ pub async fn ready_candidates(
     .fetch_all(conn)
     .await?
     .iter()
-    .map(|row| crate::db::text(row, 0).map(Option::unwrap_or_default))
+    .map(|row| crate::compat::text(row, 0).map(Option::unwrap_or_default))
     .collect()
 }
 
@@ -357,8 +357,8 @@ pub async fn claim(
     );
     let (mut since, mut claimed) = (None, false);
     for row in compat::raw_sql(&sql).fetch_all(conn).await? {
-        let value = crate::db::text(&row, 1)?;
-        match crate::db::text(&row, 0)?.as_deref() {
+        let value = crate::compat::text(&row, 1)?;
+        match crate::compat::text(&row, 0)?.as_deref() {
             Some("since") => since = Some(value.and_then(|v| v.parse::<i64>().ok())),
             Some("claimed") => claimed = value.as_deref() == Some("1"),
             _ => {}

@@ -23,7 +23,7 @@ use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{Column, Row};
 
 use crate::compat;
-use crate::db::{self, text};
+use crate::compat::text;
 use crate::dialect::Server;
 use crate::naming::{ident, literal};
 use crate::snapshot::{self, Script, DATA_MODE};
@@ -1043,7 +1043,7 @@ pub(crate) async fn let_go(
     let xa = !XA_REFUSED.load(Ordering::Relaxed);
     let rows = match compat::raw_sql(&ask(xa)).fetch_all(&mut *conn).await {
         Ok(rows) => rows,
-        Err(e) if xa && matches!(db::server_code(&e), Some(1401 | 1227)) => {
+        Err(e) if xa && matches!(crate::compat::server_code(&e), Some(1401 | 1227)) => {
             XA_REFUSED.store(true, Ordering::Relaxed);
             say::once(
                 "xa recover refused",

@@ -17,7 +17,7 @@ use crate::config::Keep;
 use crate::context::Context;
 use crate::lease::Ending;
 use crate::lease::{self, TestArgs, TestDb};
-use crate::{background, say, template};
+use crate::{background, registry, say, sweep, template};
 
 /// How long the test's pool may take to close after the body returns (a test that keeps a
 /// connection past its end gets a warning, not a hang).
@@ -153,11 +153,11 @@ fn run_with_database<Fut>(
     let home = background::home();
     let (db, template_time) = rt
         .block_on(background::spawn(home, move || async move {
-            ctx.prepare().await?;
+            ctx.prepare(registry::prepare(ctx)).await?;
             let template = template::ensure(ctx, args.migrations)
                 .instrument(tracing::debug_span!("template"))
                 .await?;
-            ctx.sweep_once()
+            ctx.sweep_once(sweep::sweep_expired(ctx))
                 .instrument(tracing::debug_span!("sweep"))
                 .await;
             let template_time = started.elapsed();

@@ -5,6 +5,7 @@
 //! write into the output it captures for whichever test started that thread.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::sync::Mutex;
 
 /// Prints `line` the first time this process says something under `key`.
@@ -12,7 +13,7 @@ pub(crate) fn once(key: &str, line: &str) {
     static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
     if said.get_or_insert_with(HashSet::new).insert(key.to_owned()) {
-        crate::server::announce(line);
+        announce(line);
     }
 }
 
@@ -28,14 +29,13 @@ pub(crate) fn debug(line: impl FnOnce() -> String) {
         std::env::var("DBTEST_LOG").as_deref(),
         Ok("debug" | "trace")
     ) {
-        crate::server::announce(&format!("dbtest: {}", line()));
+        announce(&format!("dbtest: {}", line()));
     }
 }
 
 /// Appends `line()` to the file `DBTEST_TIMINGS` names, if it names one (for benchmarks).
 pub(crate) fn timing(line: impl FnOnce() -> String) {
     if let Some(path) = std::env::var_os("DBTEST_TIMINGS") {
-        use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -44,4 +44,10 @@ pub(crate) fn timing(line: impl FnOnce() -> String) {
             let _ = f.write_all(format!("{}\n", line()).as_bytes());
         }
     }
+}
+
+/// Writes `text` to the process's stderr, past libtest's output capture (which files a line said on
+/// one of dbtest's threads under whichever test started that thread).
+pub(crate) fn announce(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -45,12 +45,7 @@ use sqlx::ConnectOptions;
 use crate::config::{Endpoint, Target};
 use crate::error::Error;
 
-/// Default idle period after which the embedded server shuts down (`DBTEST_SERVER_IDLE` changes it).
-///
-/// ```
-/// assert_eq!(dbtest_runtime::server::DEFAULT_IDLE.as_secs(), 60);
-/// ```
-pub const DEFAULT_IDLE: Duration = Duration::from_secs(60);
+pub use crate::config::DEFAULT_IDLE;
 
 /// A running embedded server, as [`read_state`] finds it.
 ///
@@ -114,7 +109,7 @@ pub(crate) fn resolve(target: &Target) -> Result<Endpoint, Error> {
     };
     let server = ensure(idle)?;
     if let Some(initialised) = server.started {
-        announce(&format!(
+        crate::say::announce(&format!(
             "dbtest: started an embedded server (pid {}, socket {}, port {}) in {:.0?}{}; it stops after {idle:?} \
              without tests (DBTEST_SERVER_IDLE)",
             server.pid,
@@ -982,11 +977,6 @@ pub fn stop(base: &Path) -> Result<bool, Error> {
     let _ = fs::remove_file(base.join("state"));
     let _ = fs::remove_file(base.join("password"));
     Ok(true)
-}
-
-/// Writes `text` to stderr (the one line a first start prints).
-pub(crate) fn announce(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 #[cfg(test)]

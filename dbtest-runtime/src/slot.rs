@@ -1,4 +1,4 @@
-//! The cross-process connection budget: at most [`Context::slots`] tests hold a database at once
+//! The cross-process connection budget: at most [`Settings::slots`](crate::config::Settings::slots) tests hold a database at once
 //! across every process using the server, so their connections stay within the server's
 //! `max_connections`. A slot is an advisory lock of the test's owner session, freed when the
 //! session ends, however it ends.

@@ -16,7 +16,7 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
 use crate::compat;
-use crate::db::text;
+use crate::compat::text;
 use crate::dialect::Server;
 use crate::naming::{ident, literal};
 use crate::record;

@@ -11,20 +11,21 @@ use std::time::Duration;
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
+use crate::compat::text;
 use crate::config::Settings;
 use crate::context::Context;
-use crate::db::{self, text};
+use crate::db;
 use crate::error::Result;
 use crate::naming::{self, literal};
 use crate::registry;
 
-/// The sweep a test process runs once (see [`Context::sweep_once`]): problems are printed, never
-/// fail a test.
+/// The sweep a test process runs once (`ctx.sweep_once(sweep::sweep_expired(ctx))`): problems
+/// are printed, never fail a test.
 pub(crate) async fn sweep_expired(ctx: &Context) {
     match sweep(ctx, Mode::Expired).await {
-        Ok(report) if report.dropped() > 0 => crate::server::announce(&format!("dbtest: {report}")),
+        Ok(report) if report.dropped() > 0 => crate::say::announce(&format!("dbtest: {report}")),
         Ok(_) => {}
-        Err(e) => crate::server::announce(&format!("dbtest: sweep skipped: {e}")),
+        Err(e) => crate::say::announce(&format!("dbtest: sweep skipped: {e}")),
     }
 }
 

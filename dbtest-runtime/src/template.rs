@@ -27,8 +27,9 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnection;
 use sqlx::Row;
 
+use crate::compat::text;
 use crate::context::Context;
-use crate::db::{self, text};
+use crate::db;
 use crate::dialect::Server;
 use crate::error::{Cause, Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
@@ -70,8 +71,8 @@ impl Template {
     }
 }
 
-/// Where a process keeps the template of one migration source (see [`Context::template_cell`]).
-pub(crate) type TemplateCell = Arc<tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>>;
+/// Where a process keeps the template of one migration source, in its [`Context`].
+type Cell = tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>;
 
 /// The template for `source`, built if need be; once per process and source.
 ///
@@ -81,7 +82,7 @@ pub(crate) async fn ensure(
     ctx: &'static Context,
     source: Migrations,
 ) -> Result<Arc<Template>, Arc<Error>> {
-    ctx.template_cell(source.cache_key())
+    ctx.cell::<Cell>(&format!("template:{}", source.cache_key()))
         .get_or_init(|| async {
         let set = MigrationSet::load(source).await.map_err(Arc::new)?;
         let template = build_or_fetch(ctx, &set).await.map_err(Arc::new)?;
@@ -213,9 +214,11 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
     {
         Ok(row) => row,
         // Unknown database, unknown table: not built (or not finished).
-        Err(e) if matches!(db::server_code(&e), Some(1049 | 1146)) => None,
+        Err(e) if matches!(crate::compat::server_code(&e), Some(1049 | 1146)) => None,
         // The marker is a view: not one dbtest made.
-        Err(e) if db::server_code(&e) == Some(1176) => return Ok(unsealed(name, "is a view")),
+        Err(e) if crate::compat::server_code(&e) == Some(1176) => {
+            return Ok(unsealed(name, "is a view"))
+        }
         Err(e) => return Err(failed(name, "reading the ready marker")(e)),
     };
     let Some(row) = row else { return Ok(None) };
@@ -373,7 +376,7 @@ async fn build(
     let built = build_steps(ctx, conn, name, set).await;
     if built.is_ok() {
         // The one line a run prints about its template: when it had to build it.
-        crate::server::announce(&format!(
+        crate::say::announce(&format!(
             "dbtest: built template `{name}` ({} migrations) in {:.0?}",
             set.len(),
             started.elapsed()
