@@ -17,7 +17,7 @@ use std::sync::{mpsc, LazyLock};
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{blocking_admin, migrator_from_env, run_id, sql};
+use dbtest_tests::{blocking_admin, migrator_from_env, run_id, serial, sql, SWEEPS};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlConnection, MySqlPool};
 
@@ -261,7 +261,9 @@ fn a_database_whose_reset_was_cut_short_is_never_handed_out() {
     let other = Said::of(&mut next).wrote();
     assert_eq!(exits_within(&mut next, Duration::from_secs(30)), Some(true));
     assert_ne!(other, db, "the half-reset database was handed out");
-    // And a sweep removes it: that of the next run with no grace period.
+    // And a sweep removes it: that of the next run with no grace period (which, as every such
+    // sweep of the suite, waits for the others: see `SWEEPS`).
+    let _serial = serial(SWEEPS);
     let mut sweeping = start(&dir, &gate, &["writer"], &[("DBTEST_SWEEP_GRACE", "0")]);
     let third = Said::of(&mut sweeping).wrote();
     assert_eq!(

@@ -19,20 +19,22 @@ use sqlx::migrate::Migrator;
 use sqlx::{MySqlConnection, MySqlPool};
 
 const DIR_ENV: &str = "DBTEST_SWEEP_MIGRATIONS";
-const HOLD_ENV: &str = "DBTEST_SWEEP_HOLD_SECS";
+/// A file whose appearance ends `member_holds`.
+const RELEASE_ENV: &str = "DBTEST_SWEEP_RELEASE";
 
 static BIG: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
-/// Holds its database for DBTEST_SWEEP_HOLD_SECS, then proves it is still there.
+/// Holds its database until the file DBTEST_SWEEP_RELEASE names exists (at most 60 s), then
+/// proves it is still there.
 #[db_test(migrations = "tests/simple/migrations")]
 #[ignore = "started by the tests in this file"]
 async fn member_holds(pool: MySqlPool) {
     announce_database(&pool).await;
-    let secs: u64 = std::env::var(HOLD_ENV)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let release = std::env::var_os(RELEASE_ENV).map(std::path::PathBuf::from);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !release.as_ref().is_some_and(|f| f.exists()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sqlx::query("INSERT INTO notes (body) VALUES ('still mine')")
         .execute(&pool)
         .await
@@ -79,9 +81,14 @@ fn announced(child: &mut Child) -> String {
         .expect("the member announced its database")
 }
 
-/// Runs a member that sweeps with no grace period; returns its stderr.
+/// A fresh clone for a member: not claimed from the warm pool (whose databases may be older than
+/// the grace period of every other process's sweep), and no refill cloning beside the test.
+const FRESH: [(&str, &str); 2] = [("DBTEST_REUSE", "never"), ("DBTEST_WARM", "0")];
+
+/// Runs a member that sweeps with no grace period; returns its stderr, where it names each
+/// database it dropped (`DBTEST_LOG=debug`).
 fn sweep(extra: &[(&str, &str)]) -> String {
-    let mut env = vec![("DBTEST_SWEEP_GRACE", "0")];
+    let mut env = vec![("DBTEST_SWEEP_GRACE", "0"), ("DBTEST_LOG", "debug")];
     env.extend_from_slice(extra);
     let out = member("member_sweeps", &env).wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -173,7 +180,7 @@ impl Server {
 fn a_test_killed_mid_test_leaves_an_orphan_the_next_run_removes() {
     let _serial = serial(SWEEPS);
     let mut server = Server::new();
-    let mut victim = member("member_holds", &[]);
+    let mut victim = member("member_holds", &FRESH);
     let db = announced(&mut victim);
     assert!(
         server.exists(&db) && server.registered(&db),
@@ -182,31 +189,42 @@ fn a_test_killed_mid_test_leaves_an_orphan_the_next_run_removes() {
     victim.kill().unwrap(); // SIGKILL while the test body runs
     victim.wait().unwrap();
 
-    // (Another test's sweep, running at the same time under nextest, may remove the orphan
-    // before this one does; either way it must be gone after the next run's sweep.)
     assert!(
         server.wait_owner_gone(&db),
         "the dead owner's lock is freed by the server"
     );
+    // Other processes' sweeps leave it for 30 s (their grace period), and those with none wait
+    // for SWEEPS: it is there for this one to remove.
+    assert!(server.exists(&db), "`{db}` is left behind, ownerless");
     let report = sweep(&[]);
     assert!(
-        !server.exists(&db),
+        report.contains(&format!("the sweep dropped `{db}` (Orphan)")),
         "the next run's sweep removes `{db}`; it said:\n{report}"
     );
-    assert!(!server.registered(&db));
+    assert!(!server.exists(&db) && !server.registered(&db));
 }
 
 #[test]
 fn a_running_test_is_never_swept_by_another_run() {
     let _serial = serial(SWEEPS);
     let mut server = Server::new();
-    let mut live = member("member_holds", &[(HOLD_ENV, "4")]);
+    let release = std::env::temp_dir().join(format!("dbtest-sweep-release-{}", run_id()));
+    let release_env = release.to_str().unwrap().to_owned();
+    let mut env = FRESH.to_vec();
+    env.push((RELEASE_ENV, &release_env));
+    let mut live = member("member_holds", &env);
     let db = announced(&mut live);
-    // Another run starts meanwhile; its sweep has no grace period at all.
-    sweep(&[]);
+    // Another run starts meanwhile, while the test holds its database; its sweep has no grace
+    // period at all, and sweeps (it says so) what it may.
+    let report = sweep(&[]);
     let still_there = server.exists(&db);
+    std::fs::write(&release, "").unwrap();
     let out = live.wait_with_output().unwrap();
-    assert!(still_there, "the sweep dropped `{db}` under a live test");
+    let _ = std::fs::remove_file(&release);
+    assert!(
+        still_there && !report.contains(&db),
+        "the sweep dropped `{db}` under a live test:\n{report}"
+    );
     assert!(
         out.status.success(),
         "the live test failed:\n{}",
@@ -241,9 +259,9 @@ fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
     .unwrap();
     let dir_env = dir.to_str().unwrap().to_owned();
     // Build the template first (a normal run), so the next member spends its time cloning.
-    let first = member("member_big", &[(DIR_ENV, &dir_env)])
-        .wait_with_output()
-        .unwrap();
+    let mut env = FRESH.to_vec();
+    env.push((DIR_ENV, &dir_env));
+    let first = member("member_big", &env).wait_with_output().unwrap();
     assert!(
         first.status.success(),
         "{}",
@@ -253,7 +271,8 @@ fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
         .expect("the member named its database");
     let digest = first_db["dbtest_db_".len().."dbtest_db_".len() + 8].to_owned();
 
-    let mut victim = member("member_big", &[(DIR_ENV, &dir_env)]);
+    // No warm pool: the one clone the victim makes is its test's own.
+    let mut victim = member("member_big", &env);
     let pattern = format!("dbtest\\_db\\_{digest}\\_%");
     let mut cloning: Option<String> = None;
     let started = Instant::now();
@@ -275,14 +294,31 @@ fn a_test_killed_mid_clone_leaves_an_orphan_the_next_run_removes() {
     victim.kill().unwrap(); // SIGKILL in the middle of the clone request
     victim.wait().unwrap();
     let db = cloning.expect("caught the member while it cloned");
+    let test: Option<String> = server
+        .rt
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT CONVERT(test USING utf8mb4) FROM dbtest_registry.databases WHERE name = ?",
+            )
+            .bind(&db)
+            .fetch_optional(&mut server.conn),
+        )
+        .unwrap()
+        .flatten();
+    assert!(
+        test.as_deref().is_some_and(|t| t.ends_with("::member_big")),
+        "`{db}` is the clone of the killed test itself (registered for {test:?})"
+    );
 
     assert!(
         server.wait_owner_gone(&db),
         "the dead owner's lock is freed by the server"
     );
-    // Left half-made (unless a concurrent test's sweep already removed it).
+    // Left half-made, for this sweep to remove (see the mid-test kill above).
     let report = sweep(&[]);
-    let swept = !server.exists(&db) && !server.registered(&db);
+    let swept = report.contains(&format!("the sweep dropped `{db}` (Orphan)"))
+        && !server.exists(&db)
+        && !server.registered(&db);
 
     let template = server.rt.block_on(only_database_like(
         &mut server.conn,

@@ -215,6 +215,7 @@ async fn sweep_on(conn: &mut MySqlConnection, ctx: &Context, mode: Mode) -> Resu
         {
             continue;
         }
+        crate::say::debug(|| format!("the sweep dropped `{}` ({why:?})", entry.name));
         match why {
             Why::StaleRow => report.stale_rows += 1,
             Why::Orphan => report.orphans.push(entry.name.clone()),
