@@ -4,7 +4,7 @@
 //! returned. The warm pool's refills run on threads of their own, started here. The process waits
 //! for those resets and refills when it exits.
 //!
-//! What is said from these threads is written to stderr itself (`server::announce`): libtest
+//! What is said from these threads is written to stderr itself (`say::announce`): libtest
 //! hands a thread the output capture of the test that started it.
 
 use std::collections::{HashMap, HashSet};

@@ -418,6 +418,31 @@ mod tests {
     }
 
     #[test]
+    fn no_url_means_the_embedded_server_and_reading_that_starts_nothing() {
+        let s = Settings::from_env(env(&[("DBTEST_SERVER_IDLE", "5m")])).unwrap();
+        assert!(
+            matches!(s.target, Target::Embedded { idle } if idle == Duration::from_secs(300)),
+            "{s:?}"
+        );
+        let e = Settings::from_env(env(&[("DBTEST_SERVER_IDLE", "soon")])).unwrap_err();
+        assert!(e.to_string().starts_with("DBTEST_SERVER_IDLE="), "{e}");
+    }
+
+    #[test]
+    fn every_variable_of_the_table_refuses_a_bad_value_by_its_name() {
+        for var in VARIABLES {
+            let e =
+                Settings::from_env(env(&[("DATABASE_URL", "mysql://root@h1"), (var.name, "x")]))
+                    .unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("{}=\"x\" is not valid: ", var.name)),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn falls_back_to_database_url() {
         let s = Settings::from_env(env(&[("DATABASE_URL", "mysql://root@h1")])).unwrap();
         assert_eq!(url(&s), "mysql://root@h1");
