@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dbtest_tests::bench::{count_tests, server_url, test_binary};
+use dbtest_tests::bench::{self, count_tests, server_url, test_binary};
 use dbtest_tests::sql;
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
@@ -39,13 +39,7 @@ const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench");
 
 fn main() {
     let base = server_url();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut conn = rt
-        .block_on(MySqlConnection::connect(&base))
-        .expect("connect");
+    let (rt, mut conn) = bench::connect(&base);
     let version: String = rt
         .block_on(
             sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)").fetch_one(&mut conn),
@@ -59,10 +53,7 @@ fn main() {
     let dbtest_bin = test_binary("bench", "bench", &[]);
     let sqlx_bin = test_binary("bench", "bench", &["--features", "sqlx-test"]);
     let tests = count_tests(&dbtest_bin);
-    rt.block_on(conn.execute(sql::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
-    ))))
-    .unwrap();
+    bench::fresh_database(&rt, &mut conn, SCRATCH);
     let sqlx_url = format!("{base}/{SCRATCH}");
     let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
 

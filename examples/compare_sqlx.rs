@@ -15,9 +15,9 @@ extern crate sqlx08 as sqlx;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dbtest_tests::bench::{count_tests, server_url, test_binary};
+use dbtest_tests::bench::{self, count_tests, server_url, test_binary};
 use dbtest_tests::sql;
-use sqlx::{Connection, Executor, MySqlConnection};
+use sqlx::Executor;
 
 const SCRATCH: &str = "sqlxcompare_scratch";
 
@@ -29,17 +29,8 @@ fn main() {
 
     let dbtest_bin = test_binary("bookshop", "shop", &[]);
     let sqlx_bin = test_binary("bookshop", "shop", &["--features", "sqlx-test"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut conn = rt
-        .block_on(MySqlConnection::connect(&base))
-        .expect("connect");
-    rt.block_on(conn.execute(sql::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {SCRATCH}; CREATE DATABASE {SCRATCH}"
-    ))))
-    .unwrap();
+    let (rt, mut conn) = bench::connect(&base);
+    bench::fresh_database(&rt, &mut conn, SCRATCH);
 
     // Cold: without the bookshop's template.
     let templates: Vec<String> = rt

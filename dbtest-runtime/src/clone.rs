@@ -8,7 +8,7 @@ use crate::compat;
 use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::naming::{ident, literal};
+use crate::naming::DbName;
 use crate::registry::{self, Kind};
 
 /// Creates database `name` as a clone of `template` (whose clone statements are `script_sql`,
@@ -17,19 +17,18 @@ use crate::registry::{self, Kind};
 pub(crate) async fn clone_into(
     ctx: &Context,
     owner: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     script_sql: &str,
-    name: &str,
+    name: &DbName,
     test_path: Option<&str>,
 ) -> Result<()> {
     let sql = format!(
-        "DO GET_LOCK({lock}, 0); {register}; CREATE DATABASE {db}; USE {db};\n{script_sql}",
-        lock = literal(name).expect("generated names are plain"),
+        "DO GET_LOCK({lock}, 0); {register}; CREATE DATABASE {name}; USE {name};\n{script_sql}",
+        lock = name.literal(),
         register = registry::register_sql(name, Kind::Test, test_path, Some(template)),
-        db = ident(name),
     );
     db::bounded(
-        || format!("creating test database `{name}` from template `{template}`"),
+        || format!("creating test database {name} from template {template}"),
         ctx.ddl_timeout,
         "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
         async {
@@ -39,8 +38,8 @@ pub(crate) async fn clone_into(
                 .map(drop)
                 .map_err(|e| {
                     db::refused_or(e, "creating a test database", |e| Error::Clone {
-                        database: name.to_owned(),
-                        template: template.to_owned(),
+                        database: name.as_str().to_owned(),
+                        template: template.as_str().to_owned(),
                         reason: if crate::compat::server_code(&e) == Some(1176) {
                             // `snapshot::NOT_A_VIEW` refused a view where a table was.
                             format!(
@@ -57,6 +56,6 @@ pub(crate) async fn clone_into(
                 })
         },
     )
-    .instrument(tracing::debug_span!("clone", database = name))
+    .instrument(tracing::debug_span!("clone", database = name.as_str()))
     .await
 }

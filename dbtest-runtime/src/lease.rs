@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::migrations::Migrations;
-use crate::naming;
+use crate::naming::{self, DbName};
 use crate::registry;
 use crate::template::Template;
 use crate::{background, clone, pool, say, slot};
@@ -50,12 +50,40 @@ pub struct TestArgs {
 /// A test database and the connection that owns it.
 #[derive(Debug)]
 pub(crate) struct TestDb {
-    pub name: String,
+    pub name: DbName,
     /// Holds the owner lock and the connection slot; also applies fixtures, resets or drops.
     owner: MySqlConnection,
     template: Arc<Template>,
     /// Since when a reset proved it clean (a pool database), on the server's clock.
     clean_since: Option<i64>,
+    /// Its template's clones can be reset and reuse is on (see [`resettable`]).
+    resettable: bool,
+}
+
+impl TestDb {
+    /// How this database ends after its test (see [`ending`]).
+    pub fn ending(&self, keep: Keep, failed: bool, provable: bool) -> Ending {
+        ending(keep, failed, provable, self.resettable)
+    }
+}
+
+/// Whether `template`'s databases are reset and reused: reuse is on and its clones can be
+/// reset. Such a database is claimed from the warm pool, and may go back to it.
+fn resettable(ctx: &Context, template: &Template) -> bool {
+    ctx.reuse && template.reference.is_ok()
+}
+
+/// How a test's database ends, the one place this is decided: kept as `keep` says for a
+/// `failed` test (or any); else reset for reuse when it is `provable` (the test passed, its
+/// connections are closed, and it made none of its own, so a reset can prove it clean) and
+/// `resettable`; else dropped.
+fn ending(keep: Keep, failed: bool, provable: bool, resettable: bool) -> Ending {
+    match keep {
+        Keep::Always => Ending::Keep,
+        Keep::Failed if failed => Ending::Keep,
+        _ if !failed && provable && resettable => Ending::Reuse,
+        _ => Ending::Drop,
+    }
 }
 
 /// A database for the test at `test_path`: a clean one from the warm pool if there is one, else a
@@ -67,7 +95,7 @@ pub(crate) async fn acquire(
     fixtures: &'static [Fixture],
 ) -> Result<TestDb> {
     let mut owner = slot::take(ctx).await?;
-    let reusable = ctx.reuse && template.reference.is_ok();
+    let reusable = resettable(ctx, template);
     let mut claimed = None;
     if reusable {
         loop {
@@ -84,7 +112,7 @@ pub(crate) async fn acquire(
                 })?;
             // None ready: one this process is resetting will be, sooner than a new clone.
             if claimed.is_some()
-                || !background::a_reset_ended(&template.name, seen, ctx.ddl_timeout).await
+                || !background::a_reset_ended(template.name.as_str(), seen, ctx.ddl_timeout).await
             {
                 break;
             }
@@ -114,6 +142,7 @@ pub(crate) async fn acquire(
                         owner,
                         template: template.clone(),
                         clean_since: None,
+                        resettable: reusable,
                     },
                     Ending::Drop,
                     test_path,
@@ -133,10 +162,11 @@ pub(crate) async fn acquire(
         owner,
         template: template.clone(),
         clean_since,
+        resettable: reusable,
     };
     for fixture in fixtures {
         let applied = db::bounded(
-            || format!("fixture `{}` on `{}`", fixture.path, db.name),
+            || format!("fixture `{}` on {}", fixture.path, db.name),
             ctx.ddl_timeout,
             "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
             async {
@@ -146,7 +176,7 @@ pub(crate) async fn acquire(
                     .map(drop)
                     .map_err(|e| Error::Fixture {
                         fixture: fixture.path.to_owned(),
-                        database: db.name.clone(),
+                        database: db.name.as_str().to_owned(),
                         reason: e.into(),
                     })
             },
@@ -160,13 +190,13 @@ pub(crate) async fn acquire(
     Ok(db)
 }
 
-/// How a test database's life ends.
+/// How a test database's life ends (chosen by [`TestDb::ending`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// Keep it for inspection (`DBTEST_KEEP`).
     Keep,
-    /// Put it back to a fresh clone's state and return it to the warm pool, if that can be proven
-    /// clean and the pool has room; else drop it.
+    /// Put it back to a fresh clone's state and return it to the warm pool, if nothing holds on
+    /// to it, the pool has room and the reset proves it clean; else drop it.
     Reuse,
     /// Drop it.
     Drop,
@@ -182,22 +212,23 @@ pub(crate) async fn release(
     db: TestDb,
     ending: Ending,
     test_path: &'static str,
-) -> Result<Option<String>> {
+) -> Result<Option<DbName>> {
     let TestDb {
         name,
         mut owner,
         template,
         clean_since,
+        ..
     } = db;
     pool::ended();
     let bound = ctx.ddl_timeout + Duration::from_secs(5);
     let ended = db::bounded(
-        || format!("ending test database `{name}`"),
+        || format!("ending test database {name}"),
         bound,
         HOLDING,
         async {
             let fail = |e: sqlx::Error| Error::Drop {
-                database: name.clone(),
+                database: name.as_str().to_owned(),
                 reason: e.into(),
             };
             match ending {
@@ -207,7 +238,7 @@ pub(crate) async fn release(
                         .map(|()| End::Kept)
                         .map_err(fail)
                 }
-                Ending::Reuse if ctx.reuse => {
+                Ending::Reuse => {
                     match pool::may_give_back(ctx, &mut owner, &name, &template, test_path).await {
                         Ok(true) => return Ok(End::Reset),
                         Ok(false) => {}
@@ -225,7 +256,7 @@ pub(crate) async fn release(
     )
     .await;
     if let Ok(End::Reset) = ended {
-        let of = template.name.clone();
+        let of = template.name.as_str().to_owned();
         background::spawn_reset(
             &of,
             bound,
@@ -253,7 +284,7 @@ enum End {
 /// closes and never marked ready, is the sweep's.
 async fn reset_or_drop(
     ctx: &'static Context,
-    name: String,
+    name: DbName,
     mut owner: MySqlConnection,
     template: Arc<Template>,
     clean_since: Option<i64>,
@@ -262,7 +293,7 @@ async fn reset_or_drop(
 ) {
     let started = std::time::Instant::now();
     let done = db::bounded(
-        || format!("resetting test database `{name}`"),
+        || format!("resetting test database {name}"),
         bound,
         "look for a stalled server",
         async {
@@ -274,7 +305,7 @@ async fn reset_or_drop(
             registry::drop_database(&mut owner, &name)
                 .await
                 .map_err(|e| Error::Drop {
-                    database: name.clone(),
+                    database: name.as_str().to_owned(),
                     reason: e.into(),
                 })
         },
@@ -287,4 +318,41 @@ async fn reset_or_drop(
     }
     db::close(owner).await;
     say::timing(|| format!("{test_path}\treset\t{}", started.elapsed().as_micros()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_is_reused_only_after_a_provable_pass_of_a_resettable_template() {
+        use Ending::{Drop, Keep as Kept, Reuse};
+        // keep, failed, provable, resettable -> ending
+        let table = [
+            (Keep::Failed, false, true, true, Reuse),
+            (Keep::Never, false, true, true, Reuse),
+            (Keep::Failed, false, false, true, Drop), // a connection left open, or its own pool
+            (Keep::Failed, false, true, false, Drop), // DBTEST_REUSE=never, or clones differ
+            (Keep::Failed, true, true, true, Kept),
+            (Keep::Never, true, true, true, Drop),
+            (Keep::Always, false, true, true, Kept),
+            (Keep::Always, true, false, false, Kept),
+        ];
+        for (keep, failed, provable, resettable, want) in table {
+            assert_eq!(
+                ending(keep, failed, provable, resettable),
+                want,
+                "{keep:?} failed={failed} provable={provable} resettable={resettable}"
+            );
+        }
+        // And over every combination: reused only when all three hold.
+        for keep in [Keep::Never, Keep::Failed, Keep::Always] {
+            for bits in 0..8 {
+                let (failed, provable, resettable) = (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+                if ending(keep, failed, provable, resettable) == Reuse {
+                    assert!(!failed && provable && resettable && keep != Keep::Always);
+                }
+            }
+        }
+    }
 }

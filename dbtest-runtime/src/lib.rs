@@ -148,8 +148,10 @@ pub mod admin {
             .await
             .map_err(|e| db::privileges_hint(e, "reading the registry"));
         for e in entries.iter_mut().flatten() {
-            if e.kind == "template" && e.ready {
-                e.no_reset = crate::template::no_reset(&mut conn, &e.name).await;
+            if let Some(name) =
+                crate::naming::DbName::parse(&e.name).filter(|_| e.kind == "template" && e.ready)
+            {
+                e.no_reset = crate::template::no_reset(&mut conn, &name).await;
             }
         }
         db::close(conn).await;

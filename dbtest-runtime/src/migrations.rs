@@ -8,6 +8,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::mysql::MySqlConnection;
 
 use crate::error::{Error, Result};
+use crate::naming::DbName;
 
 /// Bumped whenever the template layout, the clone script or what a reset's state reads (and so the
 /// reference state stored in the marker) changes, so that templates built by another dbtest are
@@ -135,18 +136,18 @@ impl MigrationSet {
     }
 
     /// Runs every migration on `conn`, whose default database is the template being built.
-    pub async fn run(&self, conn: &mut MySqlConnection, template: &str) -> Result<()> {
+    pub async fn run(&self, conn: &mut MySqlConnection, template: &DbName) -> Result<()> {
         let Some(migrator) = self.migrator().await? else {
             return Ok(());
         };
         migrator.run(&mut *conn).await.map_err(|e| match e {
             MigrateError::ExecuteMigration(source, version) => Error::Migration {
-                template: template.to_owned(),
+                template: template.as_str().to_owned(),
                 migration: self.describe(migrator, version),
                 reason: source.into(),
             },
             other => Error::Template {
-                template: template.to_owned(),
+                template: template.as_str().to_owned(),
                 action: "running migrations",
                 reason: other.into(),
             },

@@ -13,10 +13,47 @@ pub const PREFIX: &str = "dbtest_";
 /// Longest database or lock name MySQL and MariaDB accept.
 pub const MAX_NAME: usize = 64;
 
+/// The name of a database dbtest makes, a template (`dbtest_tpl_…`) or a test database
+/// (`dbtest_db_…`), checked against the pattern ([`is_generated`]) once, where it is made or
+/// read, so that it goes into any statement as it is: its `Display` is the quoted identifier,
+/// [`DbName::literal`] the string literal, [`DbName::as_str`] the bare name (for messages and
+/// bound parameters). The pattern allows only `[a-z0-9_]`: neither needs escaping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DbName(String);
+
+impl DbName {
+    /// `name`, if it is one dbtest makes.
+    pub fn parse(name: &str) -> Option<DbName> {
+        is_generated(name).then(|| DbName(name.to_owned()))
+    }
+
+    /// The bare name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as a SQL string literal.
+    pub fn literal(&self) -> String {
+        format!("'{}'", self.0)
+    }
+
+    /// The hex digest in the name: a template's 16 digits, or the 8 of a test database's
+    /// template.
+    fn digest(&self) -> &str {
+        self.0[PREFIX.len()..].split('_').nth(1).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for DbName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`", self.0)
+    }
+}
+
 /// The template database of a migration set, from a hex digest of the set (and of the account
 /// that uses it: see `template::account_key`).
-pub fn template_name(key_hex: &str) -> String {
-    format!("{PREFIX}tpl_{}", &key_hex[..16])
+pub fn template_name(key_hex: &str) -> DbName {
+    DbName(format!("{PREFIX}tpl_{}", &key_hex[..16]))
 }
 
 /// A new, unique test database name for the test at `test_path` cloned from `template`.
@@ -24,8 +61,8 @@ pub fn template_name(key_hex: &str) -> String {
 /// The name carries the template's digest (so a sweep can tell which set it belongs to), a
 /// random part that is unique across processes and machines, and as much of the test's own name
 /// as fits, to make a kept database easy to recognise.
-pub fn test_db_name(template: &str, test_path: &str) -> String {
-    let digest = template.rsplit('_').next().unwrap_or_default();
+pub fn test_db_name(template: &DbName, test_path: &str) -> DbName {
+    let digest = template.digest();
     let mut name = format!(
         "{PREFIX}db_{}_{:012x}",
         &digest[..8.min(digest.len())],
@@ -50,17 +87,17 @@ pub fn test_db_name(template: &str, test_path: &str) -> String {
         name.push_str(&label[..label.len().min(room)]);
     }
     debug_assert!(is_generated(&name), "{name}");
-    name
+    DbName(name)
 }
 
 /// Whether `name` is a test database name of template `template` (as [`test_db_name`] makes
-/// them): the registry is a table others may write, so a name read from it is checked before it
-/// is used.
-pub fn is_test_db_of(name: &str, template: &str) -> bool {
-    let digest = template.rsplit('_').next().unwrap_or_default();
-    is_generated(name)
-        && is_generated(template)
-        && name.starts_with(&format!("{PREFIX}db_{}_", &digest[..8.min(digest.len())]))
+/// them).
+pub fn is_test_db_of(name: &DbName, template: &DbName) -> bool {
+    let digest = template.digest();
+    template.0.starts_with(&format!("{PREFIX}tpl_"))
+        && name
+            .0
+            .starts_with(&format!("{PREFIX}db_{}_", &digest[..8.min(digest.len())]))
 }
 
 /// The advisory lock of connection slot `i`.
@@ -126,10 +163,29 @@ pub fn ident(name: &str) -> String {
 /// zones, generated names): anything else is refused, so the literal reads the same whatever the
 /// session's `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES` mode.
 pub fn literal(value: &str) -> Option<String> {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_,+-:./ ".contains(&b))
-        .then(|| format!("'{value}'"))
+    value.bytes().all(plain).then(|| format!("'{value}'"))
+}
+
+/// The first `max` characters of `value` as a SQL string literal, each character [`literal`]
+/// refuses replaced by `_` (for what is only informative: a test path, a host name).
+pub fn literal_lossy(value: &str, max: usize) -> String {
+    let plain: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && plain(c as u8) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(max)
+        .collect();
+    format!("'{plain}'")
+}
+
+/// A byte a literal may hold as it is, whatever the session's SQL mode.
+fn plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_,+-:./ ".contains(&b)
 }
 
 #[cfg(test)]
@@ -145,16 +201,33 @@ mod tests {
         let db = test_db_name(&template, "");
         assert!(is_test_db_of(&db, &template));
         assert!(!is_test_db_of(&db, &other));
-        for forged in ["shop", "dbtest_registry", "dbtest_db_01234567", &template] {
-            assert!(!is_test_db_of(forged, &template), "{forged}");
+        assert!(!is_test_db_of(&template, &template));
+        // Another template's test database with this one's digest cut short: not its.
+        let near = DbName::parse("dbtest_db_01234566_0123456789ab").unwrap();
+        assert!(!is_test_db_of(&near, &template));
+        for forged in [
+            "shop",
+            "dbtest_registry",
+            "dbtest_db_01234567",
+            "dbtest_db_01234567_x",
+        ] {
+            assert_eq!(DbName::parse(forged), None, "{forged}");
         }
+    }
+
+    #[test]
+    fn a_name_shows_as_an_identifier_and_gives_its_literal() {
+        let t = template_name(KEY);
+        assert_eq!(t.to_string(), "`dbtest_tpl_0123456789abcdef`");
+        assert_eq!(t.literal(), "'dbtest_tpl_0123456789abcdef'");
+        assert_eq!(DbName::parse(t.as_str()), Some(t));
     }
 
     #[test]
     fn template_names_are_short_and_recognised() {
         let t = template_name(KEY);
-        assert_eq!(t, "dbtest_tpl_0123456789abcdef");
-        assert!(is_generated(&t));
+        assert_eq!(t.as_str(), "dbtest_tpl_0123456789abcdef");
+        assert!(is_generated(t.as_str()));
     }
 
     #[test]
@@ -164,12 +237,13 @@ mod tests {
         let a = test_db_name(&t, long);
         let b = test_db_name(&t, long);
         assert_ne!(a, b);
+        let (a, b) = (a.as_str(), b.as_str());
         assert_eq!(a.len(), MAX_NAME, "{a}");
         assert!(a.starts_with("dbtest_db_01234567_"), "{a}");
-        assert!(is_generated(&a) && is_generated(&b));
+        assert!(is_generated(a) && is_generated(b));
         let short = test_db_name(&t, "x::Mixed-Case");
-        assert!(short.ends_with("_mixed_case"), "{short}");
-        assert!(is_generated(&short));
+        assert!(short.as_str().ends_with("_mixed_case"), "{short}");
+        assert!(is_generated(short.as_str()));
     }
 
     #[test]
@@ -199,5 +273,7 @@ mod tests {
         assert_eq!(literal("+00:00").unwrap(), "'+00:00'");
         assert!(literal("x'; DROP").is_none());
         assert!(literal("a\\b").is_none());
+        assert_eq!(literal_lossy("crate::a'b\\c é", 9), "'crate::a_'");
+        assert_eq!(literal_lossy("x'; DROP", 64), "'x__ DROP'");
     }
 }

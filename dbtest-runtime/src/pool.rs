@@ -16,7 +16,7 @@ use crate::compat;
 use crate::context::Context;
 use crate::db;
 use crate::error::Result;
-use crate::naming::{self, literal};
+use crate::naming::{self, DbName};
 use crate::registry;
 use crate::reset::{self, Outcome, Why};
 use crate::template::Template;
@@ -32,7 +32,7 @@ pub(crate) async fn claim(
 ) -> Result<Option<Claimed>, sqlx::Error> {
     // Only names of this template's databases: a row of the registry (a table every account
     // with the grant on `dbtest\_%` may write) naming another database is never used.
-    let candidates: Vec<String> = registry::ready_candidates(owner, &template.name, CANDIDATES)
+    let candidates: Vec<DbName> = registry::ready_candidates(owner, &template.name, CANDIDATES)
         .await?
         .into_iter()
         .filter(|n| naming::is_test_db_of(n, &template.name))
@@ -42,17 +42,18 @@ pub(crate) async fn claim(
     }
     let arms: String = candidates
         .iter()
-        .filter_map(|n| literal(n))
-        .map(|n| format!(" WHEN GET_LOCK({n}, 0) = 1 THEN {n}"))
+        .map(|n| format!(" WHEN GET_LOCK({0}, 0) = 1 THEN {0}", n.literal()))
         .collect();
     let row = compat::query(&format!("SELECT CASE{arms} ELSE NULL END"))
         .fetch_one(&mut *owner)
         .await?;
     let got = crate::compat::text(&row, 0)?;
-    let Some(name) = got else { return Ok(None) };
+    let Some(name) = got.as_deref().and_then(DbName::parse) else {
+        return Ok(None);
+    };
     let Some(clean_since) = registry::claim(owner, &name, test_path).await? else {
         // Swept or claimed between the listing and the lock: not ours after all.
-        db::release_lock(owner, &name).await?;
+        db::release_lock(owner, name.as_str()).await?;
         return Ok(None);
     };
     Ok(Some(Claimed {
@@ -64,7 +65,7 @@ pub(crate) async fn claim(
 
 /// A pool database a test claimed.
 pub(crate) struct Claimed {
-    pub name: String,
+    pub name: DbName,
     /// Since when a reset proved it clean, if one did (see `reset::Gate`).
     pub clean_since: Option<i64>,
     /// How many other databases of its template were ready when it was claimed (of at most
@@ -82,14 +83,10 @@ const CANDIDATES: u32 = 8;
 pub(crate) async fn may_give_back(
     ctx: &Context,
     owner: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     template: &Template,
     test_path: &str,
 ) -> Result<bool, sqlx::Error> {
-    // Said once, when the template was loaded (`template::ensure`).
-    if template.reference.is_err() {
-        return Ok(false);
-    }
     if registry::ready_count(owner, &template.name).await? >= i64::from(ctx.warm_max) {
         say::dropped(name, "the warm pool is full (DBTEST_WARM_MAX)");
         return Ok(false);
@@ -110,7 +107,7 @@ pub(crate) async fn may_give_back(
 pub(crate) async fn give_back(
     ctx: &Context,
     owner: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     template: &Template,
     clean_since: Option<i64>,
     test_path: &str,
@@ -127,11 +124,15 @@ pub(crate) async fn give_back(
     let outcome = reset::reset(owner, name, &fresh, clean_since, ctx.dialect()).await?;
     match outcome {
         Outcome::Reset { restored, proven } => {
-            tracing::debug!(database = name, restored, "reset and back in the warm pool");
+            tracing::debug!(
+                database = name.as_str(),
+                restored,
+                "reset and back in the warm pool"
+            );
             registry::mark_ready(owner, name, proven).await?;
             // Free before the reset counts as ended: a test it wakes can claim it at once
             // (closing the session frees it too, but the server may take a moment).
-            db::release_lock(owner, name).await?;
+            db::release_lock(owner, name.as_str()).await?;
             Ok(true)
         }
         Outcome::Drop(why) => {
@@ -143,13 +144,13 @@ pub(crate) async fn give_back(
 
 /// Says why database `name` of `template` is dropped, not reset: once per process for what is
 /// not the test's doing, else with `DBTEST_LOG=debug`.
-fn report(why: &Why, name: &str, template: &Template, test_path: &str) {
+fn report(why: &Why, name: &DbName, template: &Template, test_path: &str) {
     match why {
         // Not the test's doing: a kind of change reset cannot undo. Said once.
         Why::CannotReset(_) => say::once(
             &format!("{} cannot reset", template.name),
             &format!(
-                "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                "dbtest: template {}: the database of test {test_path} is dropped, not reset: {why}; \
                  tests that make this change pay for a new clone",
                 template.name
             ),
@@ -157,7 +158,7 @@ fn report(why: &Why, name: &str, template: &Template, test_path: &str) {
         Why::NotRestored(_) => say::once(
             &format!("{} not restored", template.name),
             &format!(
-                "dbtest: template `{}`: the database of test {test_path} is dropped, not reset: {why}; \
+                "dbtest: template {}: the database of test {test_path} is dropped, not reset: {why}; \
                  tests that make this change pay for a new clone (please report it)",
                 template.name
             ),
@@ -165,7 +166,7 @@ fn report(why: &Why, name: &str, template: &Template, test_path: &str) {
         Why::TemplateChanged(_) => say::once(
             &format!("{} changed", template.name),
             &format!(
-                "dbtest: template `{}` was changed after it was built ({why}), most likely by a test \
+                "dbtest: template {} was changed after it was built ({why}), most likely by a test \
                  writing into it: fresh clones carry the change too. Drop it (`dbtest clean --all`) so that \
                  the next run builds it again",
                 template.name
@@ -192,7 +193,7 @@ pub(crate) fn refill(ctx: &'static Context, template: Arc<Template>, ready: Opti
         return;
     }
     let name = template.name.clone();
-    crate::background::refill(&name, ctx.ddl_timeout, move || async move {
+    crate::background::refill(name.as_str(), ctx.ddl_timeout, move || async move {
         fill(ctx, &template).await
     });
 }
@@ -242,12 +243,16 @@ async fn fill(ctx: &'static Context, template: &Template) {
         if make_ready(ctx, template, &name).await.is_err() {
             return;
         }
-        tracing::debug!(database = %name, template = %template.name, "warm pool: made a clean clone");
+        tracing::debug!(
+            database = name.as_str(),
+            template = template.name.as_str(),
+            "warm pool: made a clean clone"
+        );
     }
 }
 
 /// Makes a clean clone `name` of `template` and puts it in the pool.
-async fn make_ready(ctx: &Context, template: &Template, name: &str) -> Result<()> {
+async fn make_ready(ctx: &Context, template: &Template, name: &DbName) -> Result<()> {
     let mut owner = slot::take(ctx).await?;
     let made = match clone::clone_into(
         ctx,

@@ -30,7 +30,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::{db, dialect};
 
-use crate::naming::{ident, literal};
+use crate::naming::{self, ident, DbName};
 
 /// The registry's database. Not of the generated-name pattern: the sweep never considers it.
 pub const REGISTRY_DB: &str = "dbtest_registry";
@@ -173,31 +173,25 @@ impl Kind {
     }
 }
 
-/// `v` as a string literal of at most 255 characters, any character a plain literal may not hold
-/// replaced by `_` (a test path, a host name: informative columns).
+/// `v` as a string literal of at most 255 characters (a test path, a host name: informative
+/// columns), see [`naming::literal_lossy`].
 fn text(v: &str) -> String {
-    let plain: String = v
-        .chars()
-        .map(|c| {
-            if literal(&c.to_string()).is_some() {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(255)
-        .collect();
-    literal(&plain).expect("sanitised")
+    naming::literal_lossy(v, 255)
 }
 
 /// The statement that registers `name` (replacing a stale row of the same name).
-pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option<&str>) -> String {
+pub fn register_sql(
+    name: &DbName,
+    kind: Kind,
+    test: Option<&str>,
+    template: Option<&DbName>,
+) -> String {
     format!(
         "REPLACE INTO {t} (name, kind, used_at, test, host, pid, template, cloned_by) \
          SELECT {name}, '{kind}', {used}, {test}, {host}, {pid}, {template}, CURRENT_USER() {guard}",
         t = table(),
         guard = into_a_table(),
-        name = literal(name).expect("generated names are plain"),
+        name = name.literal(),
         kind = kind.as_str(),
         used = if kind == Kind::Template {
             "CURRENT_TIMESTAMP(3)"
@@ -207,33 +201,26 @@ pub fn register_sql(name: &str, kind: Kind, test: Option<&str>, template: Option
         test = test.map_or("NULL".to_owned(), text),
         host = text(&hostname()),
         pid = std::process::id(),
-        template = template.map_or("NULL".to_owned(), |t| literal(t)
-            .expect("generated names are plain")),
+        template = template.map_or("NULL".to_owned(), DbName::literal),
     )
 }
 
 /// The statement that removes the row of `name`.
-pub fn unregister_sql(name: &str) -> String {
+pub fn unregister_sql(name: &DbName) -> String {
     format!(
         // Multi-table form, for the hint; no alias (MariaDB resolves one in the default database).
         "DELETE {} FROM {} WHERE name = {}",
         table(),
         rows(None),
-        literal(name).expect("generated names are plain")
+        name.literal()
     )
 }
 
-/// Drops database `name`, which dbtest made, and its registry row. A name dbtest does not make
-/// is refused: dbtest never drops a database it did not create.
-pub async fn drop_database(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-    if !crate::naming::is_generated(name) {
-        return Err(sqlx::Error::Protocol(format!(
-            "dbtest: refusing to drop `{name}`: not a name dbtest makes"
-        )));
-    }
+/// Drops database `name`, which dbtest made, and its registry row (a [`DbName`] is one dbtest
+/// makes: dbtest never drops a database it did not create).
+pub async fn drop_database(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx::Error> {
     compat::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {}; {}",
-        crate::naming::ident(name),
+        "DROP DATABASE IF EXISTS {name}; {}",
         unregister_sql(name)
     ))
     .execute(conn)
@@ -242,12 +229,12 @@ pub async fn drop_database(conn: &mut MySqlConnection, name: &str) -> Result<(),
 }
 
 /// Whether `name` is registered.
-pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<bool, sqlx::Error> {
+pub async fn is_registered(conn: &mut MySqlConnection, name: &DbName) -> Result<bool, sqlx::Error> {
     let n: i64 = compat::query_scalar(&format!(
         "SELECT COUNT(*) FROM {} WHERE name = ?",
         rows(None)
     ))
-    .bind(name)
+    .bind(name.as_str())
     .fetch_one(conn)
     .await?;
     Ok(n > 0)
@@ -258,26 +245,26 @@ pub async fn is_registered(conn: &mut MySqlConnection, name: &str) -> Result<boo
 /// A ready template missing from the registry (the registry was dropped, or the template was
 /// built before it existed) is registered again: its ready marker, written by dbtest alone, shows
 /// it is dbtest's.
-pub async fn touch(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+pub async fn touch(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx::Error> {
     compat::query(&format!(
         "INSERT INTO {} (name, kind, used_at) SELECT ?, 'template', CURRENT_TIMESTAMP(3) {} \
          ON DUPLICATE KEY UPDATE used_at = CURRENT_TIMESTAMP(3)",
         table(),
         into_a_table()
     ))
-    .bind(name)
+    .bind(name.as_str())
     .execute(conn)
     .await
     .map(drop)
 }
 
 /// Marks test database `name` as kept.
-pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_kept(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx::Error> {
     compat::query(&format!(
         "UPDATE {} SET kept_at = CURRENT_TIMESTAMP(3) WHERE name = ?",
         rows(None)
     ))
-    .bind(name)
+    .bind(name.as_str())
     .execute(conn)
     .await
     .map(drop)
@@ -286,7 +273,7 @@ pub async fn mark_kept(conn: &mut MySqlConnection, name: &str) -> Result<(), sql
 /// Test database `name` is clean and goes to the warm pool: anyone may claim it.
 pub async fn mark_ready(
     conn: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     clean_since: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     compat::query(&format!(
@@ -294,19 +281,22 @@ pub async fn mark_ready(
         rows(None)
     ))
     .bind(clean_since)
-    .bind(name)
+    .bind(name.as_str())
     .execute(conn)
     .await
     .map(drop)
 }
 
 /// How many clean databases of `template` wait in the warm pool for the current user.
-pub async fn ready_count(conn: &mut MySqlConnection, template: &str) -> Result<i64, sqlx::Error> {
+pub async fn ready_count(
+    conn: &mut MySqlConnection,
+    template: &DbName,
+) -> Result<i64, sqlx::Error> {
     compat::query_scalar(&format!(
         "SELECT COUNT(*) FROM {} WHERE template = ? AND ready_at IS NOT NULL",
         rows(None)
     ))
-    .bind(template)
+    .bind(template.as_str())
     .fetch_one(conn)
     .await
 }
@@ -315,19 +305,22 @@ pub async fn ready_count(conn: &mut MySqlConnection, template: &str) -> Result<i
 /// routines and events belong to whoever cloned them), in random order (so claimers spread out).
 pub async fn ready_candidates(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     n: u32,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<DbName>, sqlx::Error> {
     compat::query(&format!(
         "SELECT name FROM {} WHERE template = ? AND ready_at IS NOT NULL AND cloned_by = CURRENT_USER() \
          ORDER BY RAND() LIMIT {n}",
         rows(None)
     ))
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(conn)
     .await?
     .iter()
-    .map(|row| crate::compat::text(row, 0).map(Option::unwrap_or_default))
+    .map(|row| crate::compat::text(row, 0))
+    // The registry is a table others may write: a name that is not one dbtest makes is passed
+    // over.
+    .filter_map(|name| name.map(|n| n.as_deref().and_then(DbName::parse)).transpose())
     .collect()
 }
 
@@ -336,24 +329,21 @@ pub async fn ready_candidates(
 /// when a reset proved it clean (`clean_since`), if one did.
 pub async fn claim(
     conn: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     test: &str,
 ) -> Result<Option<Option<i64>>, sqlx::Error> {
-    let literal_name = literal(name).ok_or_else(|| {
-        sqlx::Error::Protocol(format!("dbtest: `{name}` is not a name dbtest makes"))
-    })?;
+    let literal_name = name.literal();
     // Read before the update, under the owner lock: only its holder marks the row ready.
     let sql = format!(
         "SELECT 'since', clean_since FROM {t} WHERE name = {literal_name} AND ready_at IS NOT NULL;\n\
          UPDATE {t} SET ready_at = NULL, clean_since = NULL, test = {test}, host = {host}, pid = {pid} \
          WHERE name = {literal_name} AND ready_at IS NOT NULL;\n\
          SELECT 'claimed', ROW_COUNT();\n\
-         USE {db}",
+         USE {name}",
         t = rows(None),
         test = text(test),
         host = text(&hostname()),
         pid = std::process::id(),
-        db = crate::naming::ident(name),
     );
     let (mut since, mut claimed) = (None, false);
     for row in compat::raw_sql(&sql).fetch_all(conn).await? {
@@ -385,10 +375,10 @@ mod tests {
     #[test]
     fn registration_statements_quote_everything() {
         let sql = register_sql(
-            "dbtest_db_01234567_0123456789ab_x",
+            &DbName::parse("dbtest_db_01234567_0123456789ab_x").unwrap(),
             Kind::Test,
             Some("my_crate::tests::it's"),
-            Some("dbtest_tpl_0123456789abcdef"),
+            Some(&DbName::parse("dbtest_tpl_0123456789abcdef").unwrap()),
         );
         assert!(
             sql.starts_with("REPLACE INTO `dbtest_registry`.`databases`"),
@@ -407,13 +397,18 @@ mod tests {
             ),
             "{sql}"
         );
-        let sql = register_sql("dbtest_tpl_0123456789abcdef", Kind::Template, None, None);
+        let sql = register_sql(
+            &DbName::parse("dbtest_tpl_0123456789abcdef").unwrap(),
+            Kind::Template,
+            None,
+            None,
+        );
         assert!(
             sql.contains("'template', CURRENT_TIMESTAMP(3), NULL"),
             "{sql}"
         );
         assert_eq!(
-            unregister_sql("dbtest_tpl_0123456789abcdef"),
+            unregister_sql(&DbName::parse("dbtest_tpl_0123456789abcdef").unwrap()),
             "DELETE `dbtest_registry`.`databases` FROM `dbtest_registry`.`databases` USE INDEX (PRIMARY) \
              WHERE name = 'dbtest_tpl_0123456789abcdef'"
         );

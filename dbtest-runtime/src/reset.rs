@@ -25,7 +25,7 @@ use sqlx::{Column, Row};
 use crate::compat;
 use crate::compat::text;
 use crate::dialect::Server;
-use crate::naming::{ident, literal};
+use crate::naming::{ident, literal, DbName};
 use crate::snapshot::{self, Script, DATA_MODE};
 use crate::{record, say};
 
@@ -228,7 +228,7 @@ struct Listed {
 /// row digest reads.
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
-    db: &str,
+    db: &DbName,
     script: &Script,
 ) -> Result<State, sqlx::Error> {
     let read = read_definitions(conn, db, None, None).await?;
@@ -439,83 +439,61 @@ fn take_ident(s: &str) -> Option<(String, &str)> {
 /// lookups that scan only this database; then every `SHOW CREATE` and the sequences' rows.
 async fn read_definitions(
     conn: &mut MySqlConnection,
-    db: &str,
+    db: &DbName,
     scope: Option<&BTreeSet<String>>,
     gate: Option<&Gate<'_>>,
 ) -> Result<Definitions, sqlx::Error> {
-    let d = literal(db).expect("generated names are plain");
     let gate = gate.filter(|g| g.since.is_some());
-    // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
-    // database on the server. TABLES without ENGINE opens no table: only a gated read asks
-    // for what needs it. `UNIX_TIMESTAMP()` is the statement's start, before it reads anything.
-    // A scope of few tables is looked up table by table: by name, the server opens only those
-    // (the result is filtered below all the same).
-    let names: Option<Vec<String>> = scope.and_then(|s| s.iter().map(|t| literal(t)).collect());
-    let by_name: Vec<Option<String>> = match names {
-        Some(names) if !names.is_empty() => names.into_iter().map(Some).collect(),
-        _ => vec![None],
+    let mut listing = list(conn, db, scope, gate.is_some()).await?;
+    let mut state = State {
+        trigger_tables: std::mem::take(&mut listing.trigger_tables),
+        ..State::default()
     };
-    let mut parts = Vec::new();
-    for name in &by_name {
-        let (table, trigger) = match name {
-            Some(n) => (
-                format!(" AND TABLE_NAME = {n}"),
-                format!(" AND EVENT_OBJECT_TABLE = {n}"),
-            ),
-            None => (String::new(), String::new()),
-        };
-        parts.push(if gate.is_some() {
-            format!(
-                "SELECT 'table', TABLE_NAME, TABLE_TYPE, \
-                   IF(LOCATE('DIRECTORY', COALESCE(CREATE_OPTIONS, '')) = 0, ENGINE, \
-                      CONCAT(ENGINE, ' in a directory of its own')), \
-                   UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
-                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
-            )
-        } else {
-            format!(
-                "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL, NULL, NULL \
-                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
-            )
-        });
-        parts.push(format!(
-            "SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
-               CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER), NULL, NULL \
-             FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}{trigger}"
-        ));
-    }
-    let mut listing = format!(
-        "USE {};\n\
-         SELECT 'user', CURRENT_USER(), NULL, NULL, UNIX_TIMESTAMP(), NULL \
-         UNION ALL {}",
-        ident(db),
-        parts.join(" UNION ALL ")
-    );
-    if scope.is_none() {
-        // Grants name the database: a fresh clone, new and with a name of its own, has none of
-        // its own (a pattern like `dbtest\_%` matches both). Database grants are patterns: an
-        // exact one escapes its `_`.
-        listing.push_str(&format!(
-            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL, NULL, NULL \
-               FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
-             UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL, NULL, NULL \
-               FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d} \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on', TABLE_SCHEMA), IS_GRANTABLE, NULL, NULL, NULL \
-               FROM information_schema.SCHEMA_PRIVILEGES WHERE {d} LIKE TABLE_SCHEMA \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL, NULL, NULL \
-               FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
-             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on column', TABLE_NAME, COLUMN_NAME), \
-               IS_GRANTABLE, NULL, NULL, NULL FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = {d}"
-        ));
-    }
-    let mut state = State::default();
-    let mut objects = Vec::new();
-    let mut tables = Vec::new();
-    let mut sequences = Vec::new();
-    let mut user = String::new();
-    let mut now = None;
-    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
-    for row in compat::raw_sql(&listing).fetch_all(&mut *conn).await? {
+    // Tables no DDL can have touched keep the definitions they had (see `Gate`).
+    let skipped = match (gate, listing.now) {
+        (Some(g), Some(now)) => take_unchanged(&mut listing, g, now, &mut state),
+        _ => 0,
+    };
+    show_all(conn, db, scope, &listing, &mut state).await?;
+    Ok(Definitions {
+        state,
+        tables: listing.tables,
+        now: listing.now,
+        skipped,
+    })
+}
+
+/// What the listing of a database found (see [`list`]).
+#[derive(Default)]
+struct Listing {
+    /// Every object, each with how its state is read.
+    objects: Vec<Listed>,
+    tables: Vec<String>,
+    sequences: Vec<String>,
+    /// Each trigger's table.
+    trigger_tables: BTreeMap<String, String>,
+    /// The session's account (`CURRENT_USER()`), whose `DEFINER` clauses a clone drops.
+    user: String,
+    /// The server's clock when the listing began (seconds since the epoch).
+    now: Option<i64>,
+    /// What a gated read learns of each table (see [`Gate`]).
+    facts: BTreeMap<String, Facts>,
+}
+
+/// Lists the objects of `db` (within `scope`), in one request, and the grants on its routines.
+/// `gated`: also what the gate needs of each table.
+async fn list(
+    conn: &mut MySqlConnection,
+    db: &DbName,
+    scope: Option<&BTreeSet<String>>,
+    gated: bool,
+) -> Result<Listing, sqlx::Error> {
+    let d = db.literal();
+    let mut out = Listing::default();
+    for row in compat::raw_sql(&listing_sql(db, scope, gated))
+        .fetch_all(&mut *conn)
+        .await?
+    {
         let source = text(&row, 0)?.unwrap_or_default();
         let name = text(&row, 1)?.unwrap_or_default();
         let a = text(&row, 2)?.unwrap_or_default();
@@ -525,8 +503,8 @@ async fn read_definitions(
         let b = b.unwrap_or_default();
         let (kind, show, extra) = match (source.as_str(), a.as_str()) {
             ("user", _) => {
-                user = name;
-                now = c;
+                out.user = name;
+                out.now = c;
                 continue;
             }
             ("table", "VIEW") => ("view", Some("VIEW"), String::new()),
@@ -550,21 +528,21 @@ async fn read_definitions(
         if !wanted {
             continue;
         }
-        if kind == "table" && gate.is_some() {
-            let f = facts.entry(name.clone()).or_default();
+        if kind == "table" && gated {
+            let f = out.facts.entry(name.clone()).or_default();
             f.engine = Some(b.clone()).filter(|e| !e.is_empty());
             f.created = c;
             f.counter = n.and_then(|n| u64::try_from(n).ok());
         }
         match kind {
-            "table" => tables.push(name.clone()),
-            "sequence" => sequences.push(name.clone()),
+            "table" => out.tables.push(name.clone()),
+            "sequence" => out.sequences.push(name.clone()),
             "trigger" => {
-                state.trigger_tables.insert(name.clone(), a.clone());
+                out.trigger_tables.insert(name.clone(), a.clone());
             }
             _ => {}
         }
-        objects.push(Listed {
+        out.objects.push(Listed {
             key: format!("{kind} {name}"),
             extra,
             show,
@@ -583,7 +561,7 @@ async fn read_definitions(
         if let Ok(rows) = routines {
             for row in rows {
                 let grant = text(&row, 0)?.unwrap_or_default();
-                objects.push(Listed {
+                out.objects.push(Listed {
                     key: format!("grant {grant}"),
                     extra: String::new(),
                     show: None,
@@ -592,50 +570,137 @@ async fn read_definitions(
             }
         }
     }
+    Ok(out)
+}
 
-    // Tables no DDL can have touched keep the definitions they had (see `Gate`).
-    let unchanged = match (gate, now) {
-        (Some(g), Some(now)) => g.unchanged(&facts, now),
-        _ => BTreeSet::new(),
+/// The listing request of `db` (see [`list`]): a row per object, its kind first.
+fn listing_sql(db: &DbName, scope: Option<&BTreeSet<String>>, gated: bool) -> String {
+    let d = db.literal();
+    // TRIGGERS is looked up by EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every
+    // database on the server. TABLES without ENGINE opens no table: only a gated read asks
+    // for what needs it. `UNIX_TIMESTAMP()` is the statement's start, before it reads anything.
+    // A scope of few tables is looked up table by table: by name, the server opens only those
+    // (the result is filtered below all the same).
+    let names: Option<Vec<String>> = scope.and_then(|s| s.iter().map(|t| literal(t)).collect());
+    let by_name: Vec<Option<String>> = match names {
+        Some(names) if !names.is_empty() => names.into_iter().map(Some).collect(),
+        _ => vec![None],
     };
-    let mut skipped = 0;
-    if let Some(g) = gate {
-        objects.retain(|o| {
-            let Some(t) = o
-                .key
-                .strip_prefix("table ")
-                .filter(|t| unchanged.contains(*t))
-            else {
-                return true;
-            };
-            let Some(was) = g.want.objects.get(&o.key) else {
-                return true;
-            };
-            // Its listing (BASE TABLE or SYSTEM VERSIONED) is part of its state.
-            if !was.ends_with(&format!("\n{}\n", o.extra)) {
-                return true;
-            }
-            state.objects.insert(o.key.clone(), was.clone());
-            if let Some(counter) = facts[t].counter.filter(|n| *n > 1) {
-                // SHOW CREATE shows a counter from 2 on.
-                state.counters.insert(t.to_owned(), counter);
-            }
-            skipped += 1;
-            false
+    let mut parts = Vec::new();
+    for name in &by_name {
+        let (table, trigger) = match name {
+            Some(n) => (
+                format!(" AND TABLE_NAME = {n}"),
+                format!(" AND EVENT_OBJECT_TABLE = {n}"),
+            ),
+            None => (String::new(), String::new()),
+        };
+        parts.push(if gated {
+            format!(
+                "SELECT 'table', TABLE_NAME, TABLE_TYPE, \
+                   IF(LOCATE('DIRECTORY', COALESCE(CREATE_OPTIONS, '')) = 0, ENGINE, \
+                      CONCAT(ENGINE, ' in a directory of its own')), \
+                   UNIX_TIMESTAMP(CREATE_TIME), AUTO_INCREMENT \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
+            )
+        } else {
+            format!(
+                "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL, NULL, NULL \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {d}{table}"
+            )
         });
+        parts.push(format!(
+            "SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE, \
+               CONCAT_WS(' ', ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER), NULL, NULL \
+             FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {d}{trigger}"
+        ));
     }
+    let mut listing = format!(
+        "USE {db};\n\
+         SELECT 'user', CURRENT_USER(), NULL, NULL, UNIX_TIMESTAMP(), NULL \
+         UNION ALL {}",
+        parts.join(" UNION ALL ")
+    );
+    if scope.is_none() {
+        // Grants name the database: a fresh clone, new and with a name of its own, has none of
+        // its own (a pattern like `dbtest\_%` matches both). Database grants are patterns: an
+        // exact one escapes its `_`.
+        listing.push_str(&format!(
+            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, NULL, NULL, NULL \
+               FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {d} \
+             UNION ALL SELECT 'event', EVENT_NAME, NULL, NULL, NULL, NULL \
+               FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on', TABLE_SCHEMA), IS_GRANTABLE, NULL, NULL, NULL \
+               FROM information_schema.SCHEMA_PRIVILEGES WHERE {d} LIKE TABLE_SCHEMA \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on table', TABLE_NAME), IS_GRANTABLE, NULL, NULL, NULL \
+               FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = {d} \
+             UNION ALL SELECT 'grant', CONCAT_WS(' ', GRANTEE, PRIVILEGE_TYPE, 'on column', TABLE_NAME, COLUMN_NAME), \
+               IS_GRANTABLE, NULL, NULL, NULL FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = {d}"
+        ));
+    }
+    listing
+}
 
+/// Takes the definitions of the tables `gate` finds unchanged since the last proof from the
+/// reference state instead of reading them again: they leave `listing`'s objects and go into
+/// `state` as they were. Returns how many.
+fn take_unchanged(listing: &mut Listing, gate: &Gate<'_>, now: i64, state: &mut State) -> usize {
+    let unchanged = gate.unchanged(&listing.facts, now);
+    let facts = &listing.facts;
+    let mut skipped = 0;
+    listing.objects.retain(|o| {
+        let Some(t) = o
+            .key
+            .strip_prefix("table ")
+            .filter(|t| unchanged.contains(*t))
+        else {
+            return true;
+        };
+        let Some(was) = gate.want.objects.get(&o.key) else {
+            return true;
+        };
+        // Its listing (BASE TABLE or SYSTEM VERSIONED) is part of its state.
+        if !was.ends_with(&format!("\n{}\n", o.extra)) {
+            return true;
+        }
+        state.objects.insert(o.key.clone(), was.clone());
+        if let Some(counter) = facts[t].counter.filter(|n| *n > 1) {
+            // SHOW CREATE shows a counter from 2 on.
+            state.counters.insert(t.to_owned(), counter);
+        }
+        skipped += 1;
+        false
+    });
+    skipped
+}
+
+/// Reads what `listing` lists into `state`, in one request: every `SHOW CREATE` and the
+/// sequences' rows, one row each (and, for engines that keep them, the disabled keys).
+async fn show_all(
+    conn: &mut MySqlConnection,
+    db: &DbName,
+    scope: Option<&BTreeSet<String>>,
+    listing: &Listing,
+    state: &mut State,
+) -> Result<(), sqlx::Error> {
+    let d = db.literal();
+    let Listing {
+        objects,
+        sequences,
+        user,
+        ..
+    } = listing;
     // One request: every SHOW CREATE and the sequences' rows, one row each.
     let mut batch = Vec::new();
     if scope.is_none() {
-        batch.push(format!("SHOW CREATE DATABASE {}", ident(db)));
+        batch.push(format!("SHOW CREATE DATABASE {db}"));
     }
-    for o in &objects {
+    for o in objects {
         if let Some(show) = o.show {
             batch.push(format!("SHOW CREATE {show} {}", ident(&o.name)));
         }
     }
-    for s in &sequences {
+    for s in sequences {
         batch.push(format!(
             "SELECT * FROM {}{}",
             ident(s),
@@ -651,9 +716,9 @@ async fn read_definitions(
             sqlx::Error::Protocol("dbtest: a state query returned fewer rows than asked".into())
         })
     };
-    let definer = snapshot::definer_clauses(&user);
+    let definer = snapshot::definer_clauses(user);
     let normal = |s: String| {
-        let mut s = s.replace(db, "\u{1a}db");
+        let mut s = s.replace(db.as_str(), "\u{1a}db");
         for clause in &definer {
             s = s.replace(clause.as_str(), "\u{1a}definer ");
         }
@@ -667,7 +732,7 @@ async fn read_definitions(
     }
     // Engines that keep `ALTER TABLE … DISABLE KEYS`, which SHOW CREATE does not show.
     let mut keys_kept = false;
-    for o in &objects {
+    for o in objects {
         let mut fields = Vec::new();
         if o.show.is_some() {
             let row = next()?;
@@ -694,7 +759,7 @@ async fn read_definitions(
             .objects
             .insert(o.key.clone(), digest(&[&o.key], &fields));
     }
-    for s in &sequences {
+    for s in sequences {
         let row = next()?;
         state
             .sequences
@@ -717,12 +782,7 @@ async fn read_definitions(
             digest(&[], &[disabled.unwrap_or_default()]),
         );
     }
-    Ok(Definitions {
-        state,
-        tables,
-        now,
-        skipped,
-    })
+    Ok(())
 }
 
 /// What [`read_definitions`] found.
@@ -750,7 +810,7 @@ const SOME_ROWS: &str = "some rows";
 /// server more to prepare than a table without rows costs to read.
 async fn read_rows(
     conn: &mut MySqlConnection,
-    db: &str,
+    db: &DbName,
     tables: &[String],
     script: &Script,
     want: Option<&State>,
@@ -790,7 +850,7 @@ async fn read_rows(
 /// boundary and keep the digest — as it can with `CHECKSUM TABLE`, whose row checksum does not
 /// see where one string ends and the next begins. Every stored column counts (generated ones
 /// follow from them); a system-versioned table's history too, with its row start and end.
-fn rows_sql(db: &str, t: &snapshot::Table) -> String {
+fn rows_sql(db: &DbName, t: &snapshot::Table) -> String {
     // Each value as text that tells it apart: FLOAT printed as a string keeps 6 digits, so as a
     // DOUBLE (exact; `* 1e0` rather than `CAST(… AS DOUBLE)`, which MySQL has from 8.0.17 only);
     // an ENUM's error value and a '' member print alike, so with its index.
@@ -826,8 +886,8 @@ fn rows_sql(db: &str, t: &snapshot::Table) -> String {
 
 /// Table `t` of `db` as a digest reads it: every row, a system-versioned table's history too,
 /// never through a view.
-fn rows_from(db: &str, t: &snapshot::Table) -> String {
-    let mut from = format!("{}.{}", ident(db), ident(&t.name));
+fn rows_from(db: &DbName, t: &snapshot::Table) -> String {
+    let mut from = format!("{db}.{}", ident(&t.name));
     if t.versioning.is_some() {
         from.push_str(" FOR SYSTEM_TIME ALL");
     }
@@ -854,7 +914,10 @@ fn the_row_digest_reads_every_column_and_the_history() {
             with_history: true,
         }),
     };
-    let sql = rows_sql("dbtest_db_01234567_0123456789ab", &t);
+    let sql = rows_sql(
+        &DbName::parse("dbtest_db_01234567_0123456789ab").unwrap(),
+        &t,
+    );
     for part in [
         "COALESCE(MD5(CAST(`id` AS BINARY)), 'n')",
         "COALESCE(MD5(CAST(`na``me` AS BINARY)), 'n')",
@@ -1021,13 +1084,13 @@ impl Plan {
 /// [`prepare_session`]).
 pub(crate) async fn let_go(
     conn: &mut MySqlConnection,
-    db: &str,
+    db: &DbName,
     server: &Server,
 ) -> Result<Option<Why>, sqlx::Error> {
     // MySQL 8.0.19+ shows prepared XA transactions only to XA_RECOVER_ADMIN, and refuses others
     // with ER_XAER_RMERR (1401) before naming the privilege (1227): once refused, not asked again.
     static XA_REFUSED: AtomicBool = AtomicBool::new(false);
-    let d = literal(db).expect("generated names are plain");
+    let d = db.literal();
     let others = format!(
         "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = {d} AND ID <> CONNECTION_ID()"
     );
@@ -1094,7 +1157,7 @@ pub(crate) async fn let_go(
 /// What a reset puts a database back to: a fresh clone of a template.
 pub(crate) struct Fresh<'a> {
     /// The template's name.
-    pub template: &'a str,
+    pub template: &'a DbName,
     /// Its clone script.
     pub script: &'a Script,
     /// What a reset needs to know of the script's tables.
@@ -1108,7 +1171,7 @@ pub(crate) struct Fresh<'a> {
 /// [`Gate`]).
 pub(crate) async fn reset(
     conn: &mut MySqlConnection,
-    db: &str,
+    db: &DbName,
     fresh: &Fresh<'_>,
     clean_since: Option<i64>,
     server: &Server,
@@ -1122,7 +1185,7 @@ pub(crate) async fn reset(
     // Only a database of dbtest's is put back (and only one is ever claimed, see `pool::claim`).
     if !crate::naming::is_test_db_of(db, template) {
         return Err(sqlx::Error::Protocol(format!(
-            "dbtest: refusing to reset `{db}`: not a test database of `{template}`"
+            "dbtest: refusing to reset {db}: not a test database of {template}"
         )));
     }
     let gate = Gate {
@@ -1137,7 +1200,7 @@ pub(crate) async fn reset(
     let definitions = started.elapsed();
     say::debug(|| {
         format!(
-            "`{db}`: definitions read in {definitions:.1?}, of {} tables {} taken as unchanged{}",
+            "{db}: definitions read in {definitions:.1?}, of {} tables {} taken as unchanged{}",
             read.tables.len(),
             read.skipped,
             clean_since.map_or(String::new(), |s| format!(
@@ -1157,7 +1220,7 @@ pub(crate) async fn reset(
     let phases = |restored: std::time::Duration| {
         say::debug(|| {
             format!(
-                "`{db}`: rows read in {rows:.1?}; {} tables put back in {restored:.1?} ({}), read again in {:.1?}",
+                "{db}: rows read in {rows:.1?}; {} tables put back in {restored:.1?} ({}), read again in {:.1?}",
                 plan.rows.len() + plan.emptied.len(),
                 plan.rows
                     .iter()
@@ -1301,7 +1364,7 @@ fn plan(have: &State, want: &State, script: &Script, shapes: &Shapes) -> Result<
 /// transaction; then counters and sequences.
 fn restore_sql(
     plan: &Plan,
-    template: &str,
+    template: &DbName,
     script: &Script,
     want: &State,
     server: &Server,
@@ -1526,7 +1589,7 @@ mod tests {
         let server = Server::identify("10.11.19-MariaDB", "", 151).unwrap();
         let sql = restore_sql(
             &plan,
-            "dbtest_tpl_0123456789abcdef",
+            &DbName::parse("dbtest_tpl_0123456789abcdef").unwrap(),
             &script,
             &state(),
             &server,

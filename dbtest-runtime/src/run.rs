@@ -13,10 +13,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::MySql;
 
-use crate::config::Keep;
 use crate::context::Context;
-use crate::lease::Ending;
 use crate::lease::{self, TestArgs, TestDb};
+use crate::naming::DbName;
 use crate::{background, registry, say, sweep, template};
 
 /// How long the test's pool may take to close after the body returns (a test that keeps a
@@ -54,10 +53,7 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |ctx, db, options| {
-            let pool = options.connect_lazy_with(connect_options(ctx, db));
-            (pool.clone(), self(pool))
-        })
+        run_with_pool(args, self)
     }
 }
 
@@ -67,18 +63,27 @@ where
     Fut::Output: TestOutcome,
 {
     fn run_test(self, args: TestArgs) {
-        run_with_database(args, true, |ctx, db, options| {
-            let pool = options.connect_lazy_with(connect_options(ctx, db));
-            let test = self;
-            let acquire = pool.clone();
-            (pool, async move {
-                let conn = acquire.acquire().await.unwrap_or_else(|e| {
-                    panic!("dbtest: could not connect to the test database: {e}")
-                });
-                test(conn).await
-            })
+        run_with_pool(args, move |pool| async move {
+            let conn = pool
+                .acquire()
+                .await
+                .unwrap_or_else(|e| panic!("dbtest: could not connect to the test database: {e}"));
+            self(conn).await
         })
     }
+}
+
+/// Runs a test whose body `body` makes from its pool (connected lazily, at most
+/// `DBTEST_POOL_SIZE` connections).
+fn run_with_pool<Fut>(args: TestArgs, body: impl FnOnce(MySqlPool) -> Fut)
+where
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    run_with_database(args, true, |ctx, db, options| {
+        let pool = options.connect_lazy_with(connect_options(ctx, db));
+        (pool.clone(), body(pool))
+    })
 }
 
 impl<Fut> TestFn for fn(MySqlPoolOptions, MySqlConnectOptions) -> Fut
@@ -121,7 +126,7 @@ fn pool_options(ctx: &Context, size: Option<u32>) -> MySqlPoolOptions {
 }
 
 fn connect_options(ctx: &Context, db: &TestDb) -> MySqlConnectOptions {
-    ctx.server.connect.clone().database(&db.name)
+    ctx.server.connect.clone().database(db.name.as_str())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -146,11 +151,60 @@ fn run_with_database<Fut>(
 {
     let ctx = Context::get_for(args.url_env).unwrap_or_else(|e| panic!("dbtest: {e}"));
     let rt = runtime();
-    let started = Instant::now();
-    let mut timings = Timings::default();
     // On one of dbtest's threads, the same for acquire and release: the connection that owns
     // the database outlives this test's runtime when its reset goes on after the test.
     let home = background::home();
+    let mut timings = Timings::default();
+    let db = get_database(&rt, ctx, home, args, &mut timings);
+
+    let mut pool = None;
+    let body_started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let _context = rt.enter();
+        let options = pool_options(ctx, args.pool_size);
+        let (test_pool, body) = start(ctx, &db, options);
+        pool = Some(test_pool);
+        rt.block_on(body)
+    }));
+    timings.body = body_started.elapsed();
+    // What the test did, judged before teardown so the database can be kept when it failed.
+    let verdict = outcome.map(TestOutcome::into_outcome);
+    let failed = match &verdict {
+        Err(_) => !args.should_panic,
+        Ok(result) => result.is_err() || args.should_panic,
+    };
+
+    let release_started = Instant::now();
+    let span = tracing::debug_span!("release", test = args.test_path);
+    let closed = close_pool(&rt, pool, args.test_path, &span);
+    // Only a passing test whose connections are all closed can be proven clean.
+    let ending = db.ending(args.keep.unwrap_or(ctx.keep), failed, closed && reusable);
+    let teardown = rt.block_on(background::spawn(home, move || {
+        lease::release(ctx, db, ending, args.test_path).instrument(span)
+    }));
+    timings.release = release_started.elapsed();
+    timings.report(args.test_path);
+    if let Ok(Some(kept)) = &teardown {
+        eprintln!(
+            "dbtest: kept database {kept} of {} test {}; inspect it with: {}",
+            if failed { "failed" } else { "passed" },
+            args.test_path,
+            client_command(ctx, kept.as_str())
+        );
+    }
+    report(verdict, teardown);
+}
+
+/// The test's database, on dbtest thread `home`: the server prepared, the template ensured and
+/// the sweep run (once per process each), then a database acquired. Panics with the error.
+fn get_database(
+    rt: &tokio::runtime::Runtime,
+    ctx: &'static Context,
+    home: background::Home,
+    args: TestArgs,
+    timings: &mut Timings,
+) -> TestDb {
+    let started = Instant::now();
     let (db, template_time) = rt
         .block_on(background::spawn(home, move || async move {
             ctx.prepare(registry::prepare(ctx)).await?;
@@ -170,65 +224,35 @@ fn run_with_database<Fut>(
         .unwrap_or_else(|e| panic!("dbtest: {e}"));
     timings.template = template_time;
     timings.acquire = started.elapsed() - template_time;
+    db
+}
 
-    let mut pool = None;
-    let body_started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let _context = rt.enter();
-        let options = pool_options(ctx, args.pool_size);
-        let (test_pool, body) = start(ctx, &db, options);
-        pool = Some(test_pool);
-        rt.block_on(body)
-    }));
-    timings.body = body_started.elapsed();
-
-    // What the test did, judged before teardown so the database can be kept when it failed.
-    let verdict = outcome.map(TestOutcome::into_outcome);
-    let failed = match &verdict {
-        Err(_) => !args.should_panic,
-        Ok(result) => result.is_err() || args.should_panic,
-    };
-
-    let release_started = Instant::now();
-    let release_span = tracing::debug_span!("release", test = args.test_path);
-    let ending = rt.block_on(
-        async {
-            let mut closed = true;
-            if let Some(pool) = pool {
-                if tokio::time::timeout(POOL_CLOSE_BOUND, pool.close()).await.is_err() {
-                    closed = false;
-                    eprintln!(
-                        "dbtest: test {} still held a connection {POOL_CLOSE_BOUND:?} after it ended",
-                        args.test_path
-                    );
-                }
-            }
-            let keep = args.keep.unwrap_or(ctx.keep);
-            match keep {
-                Keep::Always => Ending::Keep,
-                Keep::Failed if failed => Ending::Keep,
-                // Only a passing test whose connections are all closed can be proven clean.
-                _ if !failed && closed && reusable => Ending::Reuse,
-                _ => Ending::Drop,
-            }
-        }
-        .instrument(release_span.clone()),
-    );
-    let teardown = rt.block_on(background::spawn(home, move || {
-        lease::release(ctx, db, ending, args.test_path).instrument(release_span)
-    }));
-    timings.release = release_started.elapsed();
-    timings.report(args.test_path);
-
-    if let Ok(Some(kept)) = &teardown {
+/// Closes the test's pool, waiting at most [`POOL_CLOSE_BOUND`]; false (said) if a connection
+/// was still held then.
+fn close_pool(
+    rt: &tokio::runtime::Runtime,
+    pool: Option<MySqlPool>,
+    test_path: &str,
+    span: &tracing::Span,
+) -> bool {
+    let Some(pool) = pool else { return true };
+    // The timer is made on the runtime (inside the future), not before it.
+    let close = async { tokio::time::timeout(POOL_CLOSE_BOUND, pool.close()).await };
+    let closed = rt.block_on(close.instrument(span.clone())).is_ok();
+    if !closed {
         eprintln!(
-            "dbtest: kept database `{kept}` of {} test {}; inspect it with: {}",
-            if failed { "failed" } else { "passed" },
-            args.test_path,
-            client_command(ctx, kept)
+            "dbtest: test {test_path} still held a connection {POOL_CLOSE_BOUND:?} after it ended"
         );
     }
+    closed
+}
 
+/// Reports the test's outcome unchanged, and a teardown's failure: it fails a passing test, and
+/// is printed beside a failing one's own failure.
+fn report(
+    verdict: std::thread::Result<Result<(), String>>,
+    teardown: crate::error::Result<Option<DbName>>,
+) {
     match verdict {
         Err(panic) => {
             if let Err(e) = teardown {

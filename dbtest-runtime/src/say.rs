@@ -8,6 +8,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Mutex;
 
+use crate::naming::DbName;
+
 /// Prints `line` the first time this process says something under `key`.
 pub(crate) fn once(key: &str, line: &str) {
     static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
@@ -18,9 +20,9 @@ pub(crate) fn once(key: &str, line: &str) {
 }
 
 /// Says why database `name` is dropped instead of reset (with `DBTEST_LOG=debug`).
-pub(crate) fn dropped(name: &str, why: &str) {
-    tracing::debug!(database = name, why, "dropped, not reset");
-    debug(|| format!("`{name}` is dropped, not reset: {why}"));
+pub(crate) fn dropped(name: &DbName, why: &str) {
+    tracing::debug!(database = name.as_str(), why, "dropped, not reset");
+    debug(|| format!("{name} is dropped, not reset: {why}"));
 }
 
 /// Prints `line()` on stderr with `DBTEST_LOG=debug` (or `trace`).

@@ -463,9 +463,54 @@ pub fn find_binary() -> Result<PathBuf, Error> {
     ))
 }
 
+/// Starts a new embedded server in `base` (ending what is left of an earlier one): a fresh
+/// instance from the data directory cache, root's new password, the state file, and the watchdog
+/// that stops it `idle` after its last user process ended.
 fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     let bin = find_binary()?;
-    let version = Command::new(&bin)
+    let (key, mariadb) = identify(&bin)?;
+    let run_as = if euid()? == 0 {
+        Some(unprivileged_user()?)
+    } else {
+        None
+    };
+    end_previous(base);
+    let (instance, initialised_now) = new_instance(base, &bin, &key, mariadb, run_as.as_ref())?;
+    // Root's password, set before the server takes its first connection (its init file).
+    let password = new_password()?;
+    let init = instance.join("init.sql");
+    write_private(&init, &init_sql(&password), 0o600)?;
+    if let Some(user) = &run_as {
+        // The server drops to this user: it must reach and own its directory.
+        set_mode(base, 0o711);
+        chown_tree(&instance, user.uid, user.gid);
+    }
+    let mut running = launch(&bin, mariadb, &instance, run_as.as_ref())?;
+    running.started = Some(initialised_now);
+
+    // The init file holds the password: gone once the server has read it.
+    let _ = fs::remove_file(&init);
+    write_private(&base.join("password"), &format!("{password}\n"), 0o600)?;
+    write_private(
+        &base.join("state"),
+        &format!(
+            "{} {} {}\n",
+            running.pid,
+            running.port,
+            running.socket.display()
+        ),
+        0o644,
+    )?;
+    let born = started_at(running.pid)
+        .ok_or_else(|| fail(format!("cannot read /proc/{}/stat", running.pid)))?;
+    watchdog(base, running.pid, &born, idle)?;
+    Ok(running)
+}
+
+/// The key of `bin`'s data directory cache (its version, as `--version` says it), and whether it
+/// is MariaDB's.
+fn identify(bin: &Path) -> Result<(String, bool), Error> {
+    let version = Command::new(bin)
         .arg("--version")
         .output()
         .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
@@ -484,15 +529,12 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
             }
         })
         .collect();
-    let mariadb = version.contains("MariaDB");
-    let run_as = if euid()? == 0 {
-        Some(unprivileged_user()?)
-    } else {
-        None
-    };
+    Ok((key, version.contains("MariaDB")))
+}
 
-    // A replaced server: end what is left of it (if it is ours: the pid of a stale state may be
-    // anyone's process by now).
+/// Ends what is left of a server this one replaces (if it is ours: the pid of a stale state may
+/// be anyone's process by now), and removes its instance and state.
+fn end_previous(base: &Path) {
     if let Some(old) = read_state(base) {
         if is_our_server(old.pid, base) {
             let _ = Command::new("kill")
@@ -500,16 +542,27 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
                 .status();
         }
     }
-    let instance = base.join("instance");
-    let _ = fs::remove_dir_all(&instance);
+    let _ = fs::remove_dir_all(base.join("instance"));
     let _ = fs::remove_file(base.join("state"));
+}
 
-    let cache = base.join("cache").join(&key);
+/// A new instance directory in `base`: a copy of the cached data directory of server version
+/// `key` (initialised first if there is none), and the server's own tmpdir and file directory.
+/// Returns it, and whether the data directory was initialised now.
+fn new_instance(
+    base: &Path,
+    bin: &Path,
+    key: &str,
+    mariadb: bool,
+    run_as: Option<&User>,
+) -> Result<(PathBuf, bool), Error> {
+    let instance = base.join("instance");
+    let cache = base.join("cache").join(key);
     // One cache: the server's that starts now. Another version's is left by an upgrade (or a
     // DBTEST_MYSQLD pointing elsewhere) and would stay in memory, on /dev/shm, for good.
     if let Ok(entries) = fs::read_dir(base.join("cache")) {
         for entry in entries.flatten() {
-            if entry.file_name() != key.as_str() {
+            if entry.file_name() != key {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
@@ -524,7 +577,7 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
     }
     let initialised_now = !cache.join("data").is_dir();
     if initialised_now {
-        initialise(&bin, mariadb, &cache, run_as.as_ref())?;
+        initialise(bin, mariadb, &cache, run_as)?;
     }
     copy_dir(&cache.join("data"), &instance.join("data"))
         .map_err(|e| fail(format!("cannot copy the cached data directory: {e}")))?;
@@ -538,73 +591,26 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
         ))
     })?;
     set_mode(&instance.join("files"), 0o700);
-    // Root's password, set before the server takes its first connection (its init file).
-    let password = new_password()?;
-    let init = instance.join("init.sql");
-    write_private(&init, &init_sql(&password), 0o600)?;
-    if let Some(user) = &run_as {
-        // The server drops to this user: it must reach and own its directory.
-        set_mode(base, 0o711);
-        chown_tree(&instance, user.uid, user.gid);
-    }
+    Ok((instance, initialised_now))
+}
 
+/// Starts `bin` on `instance` and waits until it greets a client. The port is free when chosen,
+/// but anyone may bind it before the server does: another port, a few times, when that is why
+/// the server stopped.
+fn launch(
+    bin: &Path,
+    mariadb: bool,
+    instance: &Path,
+    run_as: Option<&User>,
+) -> Result<Running, Error> {
     let socket = instance.join("mysqld.sock");
-    // The port is free when chosen, but anyone may bind it before the server does: another port,
-    // a few times, when that is why the server stopped.
-    let mut attempt = 0;
-    let running = 'port: loop {
-        attempt += 1;
+    for attempt in 1.. {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| fail(format!("no free loopback port: {e}")))?;
         let _ = fs::remove_file(instance.join("error.log"));
-        let mut cmd = Command::new(&bin);
-        cmd.arg("--no-defaults");
-        if let Some(user) = &run_as {
-            cmd.arg(format!("--user={}", user.name));
-        }
-        cmd.arg(format!("--datadir={}", instance.join("data").display()))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!(
-                "--pid-file={}",
-                instance.join("mysqld.pid").display()
-            ))
-            .arg(format!(
-                "--log-error={}",
-                instance.join("error.log").display()
-            ))
-            .arg(format!("--tmpdir={}", instance.join("tmp").display()))
-            .arg(format!("--init-file={}", init.display()))
-            .arg(format!(
-                "--secure-file-priv={}",
-                instance.join("files").display()
-            ))
-            .arg("--local-infile=0")
-            // Test tuning: nothing here has to survive a crash.
-            .args([
-                "--innodb-flush-log-at-trx-commit=0",
-                "--innodb-doublewrite=0",
-                "--skip-log-bin",
-                "--innodb-buffer-pool-size=128M",
-                "--innodb-log-file-size=16M",
-                "--skip-name-resolve",
-                "--max-connections=300",
-                // Events run only when a test enables the scheduler (MySQL 8 starts it by default).
-                "--event-scheduler=OFF",
-            ]);
-        if !mariadb {
-            // MySQL 8's X Plugin listens on *:33060 (all interfaces, and a second instance collides).
-            cmd.arg("--mysqlx=OFF");
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group: it outlives this process, and signals to this one's group.
-            .process_group(0);
-        let mut child = cmd
+        let mut child = server_command(bin, mariadb, instance, &socket, port, run_as)
             .spawn()
             .map_err(|e| fail(format!("cannot run {}: {e}", bin.display())))?;
         let running = Running {
@@ -612,17 +618,20 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
             port,
             socket: socket.clone(),
             took: Duration::ZERO,
-            started: Some(initialised_now),
+            started: None,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         // Greeted, not only listening: the server runs its init file (root's password) between
         // creating its socket and taking connections, and the file may go only after that.
-        while !greets(&running.socket) {
+        loop {
+            if greets(&running.socket) {
+                return Ok(running);
+            }
             let exited = matches!(child.try_wait(), Ok(Some(_)));
             if Instant::now() > deadline || exited {
                 let log = fs::read_to_string(instance.join("error.log")).unwrap_or_default();
                 if exited && attempt < 3 && port_taken(&log) {
-                    continue 'port;
+                    break;
                 }
                 let tail: Vec<&str> = log
                     .lines()
@@ -637,26 +646,67 @@ fn start(base: &Path, idle: Duration) -> Result<Running, Error> {
                     bin.display(),
                     socket.display(),
                     tail.join("\n"),
-                    confinement(&bin, &log, apparmor_present()).unwrap_or_default()
+                    confinement(bin, &log, apparmor_present()).unwrap_or_default()
                 )));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        break running;
-    };
+    }
+    unreachable!("the attempts above end in a return")
+}
 
-    // The init file holds the password: gone once the server has read it.
-    let _ = fs::remove_file(&init);
-    write_private(&base.join("password"), &format!("{password}\n"), 0o600)?;
-    write_private(
-        &base.join("state"),
-        &format!("{} {} {}\n", running.pid, running.port, socket.display()),
-        0o644,
-    )?;
-    let born = started_at(running.pid)
-        .ok_or_else(|| fail(format!("cannot read /proc/{}/stat", running.pid)))?;
-    watchdog(base, running.pid, &born, idle)?;
-    Ok(running)
+/// The command that runs `bin` on `instance`, listening on `socket` and loopback `port`.
+fn server_command(
+    bin: &Path,
+    mariadb: bool,
+    instance: &Path,
+    socket: &Path,
+    port: u16,
+    run_as: Option<&User>,
+) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--no-defaults");
+    if let Some(user) = run_as {
+        cmd.arg(format!("--user={}", user.name));
+    }
+    // Everything of the instance in its directory; the only directory LOAD DATA INFILE and
+    // SELECT … INTO OUTFILE may use is `files`.
+    for (option, file) in [
+        ("datadir", "data"),
+        ("pid-file", "mysqld.pid"),
+        ("log-error", "error.log"),
+        ("tmpdir", "tmp"),
+        ("init-file", "init.sql"),
+        ("secure-file-priv", "files"),
+    ] {
+        cmd.arg(format!("--{option}={}", instance.join(file).display()));
+    }
+    cmd.arg(format!("--socket={}", socket.display()))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--local-infile=0")
+        // Test tuning: nothing here has to survive a crash.
+        .args([
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-doublewrite=0",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=128M",
+            "--innodb-log-file-size=16M",
+            "--skip-name-resolve",
+            "--max-connections=300",
+            // Events run only when a test enables the scheduler (MySQL 8 starts it by default).
+            "--event-scheduler=OFF",
+        ]);
+    if !mariadb {
+        // MySQL 8's X Plugin listens on *:33060 (all interfaces, and a second instance collides).
+        cmd.arg("--mysqlx=OFF");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own process group: it outlives this process, and signals to this one's group.
+        .process_group(0);
+    cmd
 }
 
 /// The user the server runs as when we are root (mariadbd refuses root unless told).

@@ -18,7 +18,7 @@ use sqlx::Row;
 use crate::compat;
 use crate::compat::text;
 use crate::dialect::Server;
-use crate::naming::{ident, literal};
+use crate::naming::{ident, literal, DbName};
 use crate::record;
 
 /// The marker table inside every template; never copied into clones.
@@ -279,12 +279,12 @@ impl Table {
     /// Copies the template's rows into the (empty) table of the session's default database: for
     /// a system-versioned table with history, every row version with its timestamps (the session
     /// must have `system_versioning_insert_history` on).
-    pub(crate) fn copy_sql(&self, template: &str) -> Option<String> {
+    pub(crate) fn copy_sql(&self, template: &DbName) -> Option<String> {
         if !self.has_rows {
             return None;
         }
         let mut cols: Vec<String> = self.columns.iter().map(|c| ident(&c.name)).collect();
-        let mut from = format!("{}.{}", ident(template), ident(&self.name));
+        let mut from = format!("{template}.{}", ident(&self.name));
         if let Some(v) = self.versioning.as_ref().filter(|v| v.with_history) {
             cols.push(ident(&v.start));
             cols.push(ident(&v.end));
@@ -357,7 +357,7 @@ impl Script {
     /// events; settings restored.
     /// `restore` is the statement that puts the session back afterwards
     /// (`dialect::Server::restore_session`).
-    pub(crate) fn clone_sql(&self, template: &str, restore: &str) -> String {
+    pub(crate) fn clone_sql(&self, template: &DbName, restore: &str) -> String {
         let mut out = Vec::new();
         let history = self
             .tables
@@ -556,7 +556,7 @@ fn flag(b: bool) -> &'static str {
 /// 43 ms per object, measured, most of a template's read.
 pub(crate) async fn read(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     server: &Server,
 ) -> Result<Script, SnapshotError> {
     // How SHOW CREATE prints depends on the session's sql_mode: read under the mode the script
@@ -566,7 +566,7 @@ pub(crate) async fn read(
     ))
     .execute(&mut *conn)
     .await?;
-    let qualifier = format!("{}.", ident(template));
+    let qualifier = format!("{template}.");
     let definer = current_definer(conn).await?;
     let mut script = Script::default();
 
@@ -574,7 +574,7 @@ pub(crate) async fn read(
         "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
          FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_one(&mut *conn)
     .await?;
     script.charset = text(&row, 0)?.unwrap_or_default();
@@ -611,7 +611,7 @@ pub(crate) async fn read(
 /// Tables (with their columns, rows and versioning) and sequences.
 async fn read_tables(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     qualifier: &str,
     insert_history: bool,
     script: &mut Script,
@@ -620,7 +620,7 @@ async fn read_tables(
         "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut tables = Vec::new();
@@ -651,7 +651,7 @@ async fn read_tables(
         "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS \
          WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?
     {
@@ -769,7 +769,7 @@ async fn tables_with_rows(
 /// Procedures and functions (before views: views may call functions).
 async fn read_routines(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     qualifier: &str,
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
@@ -778,7 +778,7 @@ async fn read_routines(
         "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES \
          WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?
     {
@@ -825,14 +825,14 @@ async fn read_routines(
 /// Views, each after the views it reads, reading the clone's tables.
 async fn read_views(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     qualifier: &str,
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
     let names: Vec<String> = sqlx::query(
         "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?
     .iter()
@@ -876,7 +876,7 @@ async fn read_views(
 /// Triggers, per table in firing order.
 async fn read_triggers(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     qualifier: &str,
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
@@ -886,7 +886,7 @@ async fn read_triggers(
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? \
          ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?
     {
@@ -914,7 +914,7 @@ async fn read_triggers(
 
 async fn read_events(
     conn: &mut MySqlConnection,
-    template: &str,
+    template: &DbName,
     qualifier: &str,
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
@@ -922,7 +922,7 @@ async fn read_events(
     for row in sqlx::query(
         "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME",
     )
-    .bind(template)
+    .bind(template.as_str())
     .fetch_all(&mut *conn)
     .await?
     {
@@ -1128,7 +1128,10 @@ mod tests {
 
     #[test]
     fn clone_copies_rows_before_triggers_and_history_with_timestamps() {
-        let sql = sample().clone_sql("dbtest_tpl_0123456789abcdef", "SET SESSION sql_mode = ''");
+        let sql = sample().clone_sql(
+            &DbName::parse("dbtest_tpl_0123456789abcdef").unwrap(),
+            "SET SESSION sql_mode = ''",
+        );
         // Nothing is kept in user variables, which a trigger firing in the session could change.
         assert!(!sql.contains("@dbtest"), "{sql}");
         assert!(sql.ends_with("SET SESSION sql_mode = ''"), "{sql}");

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::context::Context;
 use crate::db;
 use crate::error::Result;
-use crate::naming::{self, literal};
+use crate::naming::{self, DbName};
 use crate::registry;
 
 /// The sweep a test process runs once (`ctx.sweep_once(sweep::sweep_expired(ctx))`): problems
@@ -321,12 +321,11 @@ async fn drop_registered(
     ctx: &Context,
     mode: Mode,
 ) -> Result<bool, sqlx::Error> {
-    let name = planned.name.as_str();
-    assert!(
-        naming::is_generated(name),
-        "the sweep only drops dbtest's own databases: `{name}`"
-    );
-    let lock = literal(name).expect("generated names are plain");
+    // The sweep only drops dbtest's own databases (the plan holds no other: this is the proof).
+    let Some(name) = DbName::parse(&planned.name) else {
+        return Ok(false);
+    };
+    let lock = name.literal();
     let got: Option<i64> = compat::query(&format!("SELECT GET_LOCK({lock}, 0)"))
         .fetch_one(&mut *conn)
         .await?
@@ -337,18 +336,18 @@ async fn drop_registered(
     let dropped = match reread(conn, planned, why).await {
         Ok(mut now) => {
             // Its lock is ours now: its owner is gone, whatever the row says.
-            for e in now.iter_mut().filter(|e| e.name == name) {
+            for e in now.iter_mut().filter(|e| e.name == name.as_str()) {
                 e.owner_gone = true;
             }
             if still_planned(planned, why, &now, ctx, mode) {
-                registry::drop_database(conn, name).await.map(|()| true)
+                registry::drop_database(conn, &name).await.map(|()| true)
             } else {
                 Ok(false)
             }
         }
         Err(e) => Err(e),
     };
-    db::release_lock(conn, name).await?;
+    db::release_lock(conn, name.as_str()).await?;
     dropped
 }
 

@@ -33,7 +33,7 @@ use crate::db;
 use crate::dialect::Server;
 use crate::error::{Cause, Error, Result};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
-use crate::naming::{self, ident};
+use crate::naming::{self, ident, DbName};
 use crate::registry::{self, Kind};
 use crate::snapshot::{self, Script, MARKER_TABLE, NOT_A_VIEW};
 use crate::{clone, reset, say};
@@ -41,7 +41,7 @@ use crate::{clone, reset, say};
 /// A ready template, the script that clones it, and what resetting a clone needs.
 #[derive(Debug)]
 pub(crate) struct Template {
-    pub name: String,
+    pub name: DbName,
     pub script: Script,
     /// `script` rendered as the statements a clone runs, when first needed (a process served
     /// from the warm pool may never clone).
@@ -54,9 +54,9 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    fn new(name: &str, script: Script, reference: Result<reset::State, String>) -> Template {
+    fn new(name: &DbName, script: Script, reference: Result<reset::State, String>) -> Template {
         Template {
-            name: name.to_owned(),
+            name: name.clone(),
             clone_sql: std::sync::OnceLock::new(),
             shapes: reset::Shapes::of(&script),
             script,
@@ -88,9 +88,9 @@ pub(crate) async fn ensure(
         let template = build_or_fetch(ctx, &set).await.map_err(Arc::new)?;
         if let (Err(why), true) = (&template.reference, ctx.reuse) {
             say::once(
-                &template.name,
+                template.name.as_str(),
                 &format!(
-                    "dbtest: template `{}`: test databases are dropped after each test, not reset and reused: {why}",
+                    "dbtest: template {}: test databases are dropped after each test, not reset and reused: {why}",
                     template.name
                 ),
             );
@@ -127,7 +127,7 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
     let name = naming::template_name(&account_key(&set.key, &account));
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
-    db::get_lock(&mut conn, &name, ctx.lock_timeout, &name).await?;
+    db::get_lock(&mut conn, name.as_str(), ctx.lock_timeout, name.as_str()).await?;
     let built = tokio::time::timeout(ctx.build_timeout, async {
         match probe(&mut conn, &name, &set.key).await? {
             Some(t) => {
@@ -144,7 +144,7 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
     .await;
     match built {
         Ok(result) => {
-            let _ = db::release_lock(&mut conn, &name).await;
+            let _ = db::release_lock(&mut conn, name.as_str()).await;
             db::close(conn).await;
             result
         }
@@ -154,7 +154,7 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
             drop(conn);
             abandon_build(ctx, &name, &set.key, session).await;
             Err(Error::Timeout {
-                what: format!("building template `{name}` (running the migrations and reading the result)"),
+                what: format!("building template {name} (running the migrations and reading the result)"),
                 bound: ctx.build_timeout,
                 hint: "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
             })
@@ -163,7 +163,7 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
 }
 
 /// Kills the session of a stuck build and drops its unfinished template under the template lock.
-async fn abandon_build(ctx: &Context, name: &str, key: &str, session: Option<u64>) {
+async fn abandon_build(ctx: &Context, name: &DbName, key: &str, session: Option<u64>) {
     let Ok(mut conn) = db::connect(ctx, None).await else {
         return;
     };
@@ -172,21 +172,26 @@ async fn abandon_build(ctx: &Context, name: &str, key: &str, session: Option<u64
             .execute(&mut conn)
             .await;
     }
-    if db::get_lock(&mut conn, name, Duration::from_secs(10), name)
-        .await
-        .is_ok()
+    if db::get_lock(
+        &mut conn,
+        name.as_str(),
+        Duration::from_secs(10),
+        name.as_str(),
+    )
+    .await
+    .is_ok()
     {
         if let Ok(None) = probe(&mut conn, name, key).await {
             let _ = registry::drop_database(&mut conn, name).await;
         }
-        let _ = db::release_lock(&mut conn, name).await;
+        let _ = db::release_lock(&mut conn, name.as_str()).await;
     }
     db::close(conn).await;
 }
 
 /// The template `name`, if its marker says it is ready for migration set `key` and is sealed by
 /// this account.
-async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Option<Template>> {
+async fn probe(conn: &mut MySqlConnection, name: &DbName, key: &str) -> Result<Option<Template>> {
     // `USE INDEX ()` is refused for a view: a marker replaced by a view is never read through it
     // (a view's functions would run with this account's privileges). The definer is compared
     // byte for byte: under the column's collation `ZZ`@`h` would equal `zz`@`h`.
@@ -203,11 +208,11 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
            IF(m.no_reset IS NULL, 0x1f2d311f, CONCAT(0x1f, LENGTH(m.no_reset), 0x1f, m.no_reset))), \
            256) USING utf8mb4) \
          FROM {}.{} AS m USE INDEX () WHERE m.id = 1",
-        ident(name),
+        name,
         ident(MARKER_TABLE)
     );
     let row = match compat::query(&sql)
-        .bind(name)
+        .bind(name.as_str())
         .bind(SEAL)
         .fetch_optional(&mut *conn)
         .await
@@ -256,7 +261,7 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
         Some(_) => {}
     }
     let script = Script::decode(&script).ok_or_else(|| Error::Template {
-        template: name.to_owned(),
+        template: name.as_str().to_owned(),
         action: "reading the ready marker",
         reason:
             "its clone script is not one dbtest wrote; drop the template (`dbtest clean --all`)"
@@ -271,11 +276,11 @@ async fn probe(conn: &mut MySqlConnection, name: &str, key: &str) -> Result<Opti
 }
 
 /// Says why the marker of template `name` is not trusted (it is then built again).
-fn unsealed(name: &str, why: &str) -> Option<Template> {
+fn unsealed(name: &DbName, why: &str) -> Option<Template> {
     say::once(
         &format!("{name} seal"),
         &format!(
-            "dbtest: template `{name}`: its ready marker {why} (changed by another account, or a build that stopped short?); building it again"
+            "dbtest: template {name}: its ready marker {why} (changed by another account, or a build that stopped short?); building it again"
         ),
     );
     None
@@ -306,8 +311,8 @@ fn seal_digest(
 
 /// Why ready template `name`'s test databases are dropped after each test instead of being reset
 /// and reused; `None` when they are reset.
-pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<String> {
-    let marker = format!("{}.{} USE INDEX ()", ident(name), ident(MARKER_TABLE));
+pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &DbName) -> Option<String> {
+    let marker = format!("{}.{} USE INDEX ()", name, ident(MARKER_TABLE));
     let format: Result<Option<i64>, _> =
         compat::query_scalar(&format!("SELECT format_version FROM {marker} WHERE id = 1"))
             .fetch_optional(&mut *conn)
@@ -342,18 +347,14 @@ pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &str) -> Option<S
 async fn build(
     ctx: &Context,
     conn: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     set: &MigrationSet,
 ) -> Result<Template> {
-    assert!(
-        naming::is_generated(name),
-        "refusing to rebuild `{name}`: not a dbtest name"
-    );
     // A database of this name that the registry does not list was not made by dbtest: leave it.
     let exists: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
     )
-    .bind(name)
+    .bind(name.as_str())
     .fetch_one(&mut *conn)
     .await
     .map_err(failed(name, "looking for an unfinished build"))?;
@@ -363,7 +364,7 @@ async fn build(
             .map_err(failed(name, "reading the registry"))?
     {
         return Err(Error::Template {
-            template: name.to_owned(),
+            template: name.as_str().to_owned(),
             action: "building",
             reason: "a database of this name exists but dbtest's registry does not list it; dbtest never \
                      drops a database it did not create: drop or rename it by hand"
@@ -377,7 +378,7 @@ async fn build(
     if built.is_ok() {
         // The one line a run prints about its template: when it had to build it.
         crate::say::announce(&format!(
-            "dbtest: built template `{name}` ({} migrations) in {:.0?}",
+            "dbtest: built template {name} ({} migrations) in {:.0?}",
             set.len(),
             started.elapsed()
         ));
@@ -389,9 +390,12 @@ async fn build(
 }
 
 /// Maps a failure of `action` on template `name` to [`Error::Template`].
-fn failed<'a, E: Into<Cause>>(name: &'a str, action: &'static str) -> impl FnOnce(E) -> Error + 'a {
+fn failed<'a, E: Into<Cause>>(
+    name: &'a DbName,
+    action: &'static str,
+) -> impl FnOnce(E) -> Error + 'a {
     move |e| Error::Template {
-        template: name.to_owned(),
+        template: name.as_str().to_owned(),
         action,
         reason: e.into(),
     }
@@ -400,7 +404,7 @@ fn failed<'a, E: Into<Cause>>(name: &'a str, action: &'static str) -> impl FnOnc
 async fn build_steps(
     ctx: &Context,
     lock_conn: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     set: &MigrationSet,
 ) -> Result<Template> {
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
@@ -409,7 +413,7 @@ async fn build_steps(
     compat::raw_sql(&format!(
         "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
         register = registry::register_sql(name, Kind::Template, None, None),
-        db = ident(name)
+        db = name
     ))
     .execute(&mut *lock_conn)
     .await
@@ -442,12 +446,12 @@ async fn build_steps(
 /// settle), whenever the server's `event_scheduler` is on (MySQL 8's default; MariaDB's is off).
 /// Their definitions are otherwise copied as they are; a test that wants one to run enables it
 /// (`ALTER EVENT … ENABLE`), which is a change of schema: its database is dropped afterwards.
-async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+async fn disable_events(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx::Error> {
     let events: Vec<(String, String)> = sqlx::query_as(
         "SELECT CONVERT(EVENT_NAME USING utf8mb4), CONVERT(DEFINER USING utf8mb4) \
          FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND STATUS <> 'DISABLED' ORDER BY EVENT_NAME",
     )
-    .bind(name)
+    .bind(name.as_str())
     .fetch_all(&mut *conn)
     .await?;
     for (event, definer) in events {
@@ -458,7 +462,7 @@ async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sq
             "ALTER DEFINER = {}@{} EVENT {}.{} DISABLE",
             ident(user),
             ident(host),
-            ident(name),
+            name,
             ident(&event)
         ))
         .execute(&mut *conn)
@@ -472,7 +476,7 @@ async fn disable_events(conn: &mut MySqlConnection, name: &str) -> Result<(), sq
 async fn read_and_mark(
     ctx: &Context,
     conn: &mut MySqlConnection,
-    name: &str,
+    name: &DbName,
     set: &MigrationSet,
 ) -> Result<Template> {
     let script = snapshot::read(conn, name, ctx.dialect())
@@ -521,7 +525,7 @@ async fn reference_state(
     conn: &mut MySqlConnection,
     second: Option<&mut MySqlConnection>,
     template: &Template,
-    clones: &[String; 2],
+    clones: &[DbName; 2],
 ) -> Result<Result<reset::State, String>> {
     let (first, other) = match second {
         Some(second) => tokio::join!(
@@ -555,7 +559,7 @@ async fn clone_and_read(
     ctx: &Context,
     conn: &mut MySqlConnection,
     template: &Template,
-    clone: &str,
+    clone: &DbName,
 ) -> Result<Result<reset::State, sqlx::Error>> {
     clone::clone_into(
         ctx,
@@ -579,13 +583,13 @@ async fn write_marker(
     template: &Template,
     set: &MigrationSet,
 ) -> Result<()> {
-    let name = template.name.as_str();
+    let name = &template.name;
     compat::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
          migration_key CHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
          built_by VARCHAR(300) NOT NULL, script LONGTEXT NOT NULL, state LONGTEXT NULL, \
          no_reset TEXT NULL) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-        db = ident(name),
+        db = name,
         t = ident(MARKER_TABLE)
     ))
     .execute(&mut *conn)
@@ -607,7 +611,7 @@ async fn write_marker(
         "INSERT INTO {m} (id, format_version, migration_key, built_by, script, state, no_reset) \
          SELECT 1, ?, ?, CURRENT_USER(), ?, ?, ? \
          FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM {m}{NOT_A_VIEW} WHERE FALSE)",
-        m = format!("{}.{}", ident(name), ident(MARKER_TABLE)),
+        m = format!("{}.{}", name, ident(MARKER_TABLE)),
     ))
     .bind(FORMAT_VERSION)
     .bind(&set.key)
@@ -620,7 +624,7 @@ async fn write_marker(
     // The seal: its definer is this account, set by the server.
     compat::raw_sql(&format!(
         "CREATE SQL SECURITY DEFINER VIEW {}.{} AS SELECT '{seal}' AS digest",
-        ident(name),
+        name,
         ident(SEAL)
     ))
     .execute(&mut *conn)

@@ -301,6 +301,29 @@ pub fn announced_database(output: &str) -> Option<String> {
 pub mod bench {
     use std::process::Command;
 
+    use sqlx::{Connection, Executor, MySqlConnection};
+
+    /// A current-thread runtime, and a connection to `base` on it.
+    pub fn connect(base: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let conn = rt
+            .block_on(MySqlConnection::connect(base))
+            .expect("connect");
+        (rt, conn)
+    }
+
+    /// Drops database `name` if it is there and creates it empty (the database of the URL
+    /// `#[sqlx::test]` runs are given, where sqlx keeps its bookkeeping).
+    pub fn fresh_database(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, name: &str) {
+        rt.block_on(conn.execute(crate::sql::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+        ))))
+        .unwrap();
+    }
+
     /// The configured server's URL without a database path.
     pub fn server_url() -> String {
         let url = std::env::var("DBTEST_DATABASE_URL")
