@@ -151,6 +151,34 @@ impl Locked {
     }
 }
 
+impl Locked {
+    /// Waits (at most 30 s) until a session on `db` waits for this lock: the reset is under way.
+    fn wait_until_blocked(&self, db: &str) {
+        let (rt, mut conn) = blocking_admin();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let waiting: i64 = rt
+                .block_on(
+                    sql::query_scalar(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                         WHERE DB = ? AND STATE LIKE 'Waiting for table%lock'",
+                    )
+                    .bind(db)
+                    .fetch_one(&mut conn),
+                )
+                .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no session on `{db}` came to wait for the lock on its notes within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for Locked {
     fn drop(&mut self) {
         let _ = self
@@ -248,7 +276,7 @@ fn a_database_whose_reset_was_cut_short_is_never_handed_out() {
     );
     let lock = Locked::notes_of(&db);
     std::fs::write(&gate, "").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    lock.wait_until_blocked(&db);
     child.kill().unwrap();
     child.wait().unwrap();
     drop(lock);
@@ -293,7 +321,9 @@ fn a_test_waits_for_a_database_being_reset_rather_than_cloning() {
     let first = said.wrote();
     let lock = Locked::notes_of(&first);
     std::fs::write(&gate, "").unwrap();
-    // The second test starts while the first one's database is being reset (held up here).
+    // The second test starts while the first one's database is being reset (held up here, and
+    // for a while after the reset is seen waiting, for the second test to come to wait for it).
+    lock.wait_until_blocked(&first);
     std::thread::sleep(Duration::from_millis(800));
     drop(lock);
     let second = said.wrote();

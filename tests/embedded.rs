@@ -5,6 +5,7 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -44,7 +45,12 @@ async fn member_on_embedded_does(pool: MySqlPool) {
         }
         Ok("hold") => {
             println!("HOLDING");
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            // Until the parent says so (a file it makes), at most 60 s.
+            let release = PathBuf::from(std::env::var_os("DBTEST_EMBEDDED_RELEASE").unwrap());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !release.exists() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             sqlx::query("INSERT INTO notes (body) VALUES ('still mine')")
                 .execute(&pool)
                 .await
@@ -220,15 +226,36 @@ fn a_test_idle_past_the_servers_wait_timeout_keeps_its_database() {
     let dir = Dir::new();
     let lowered = dir.does("lower").output().unwrap();
     assert!(lowered.status.success(), "{}", text(&lowered));
-    let holder = dir.does("hold").spawn().unwrap();
-    // Past the 1 s wait_timeout of the holder's idle owner session, a sweep with no grace.
+    let release = dir.0.with_extension("release");
+    let mut holder = dir
+        .does("hold")
+        .env("DBTEST_EMBEDDED_RELEASE", &release)
+        .spawn()
+        .unwrap();
+    // Once the holder holds its database (it says so) and its owner session has been idle past
+    // the 1 s wait_timeout, a sweep with no grace; the holder holds on until told.
+    let mut said = BufReader::new(holder.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !seen.contains("HOLDING") && said.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        line.clear();
+    }
+    assert!(
+        seen.contains("HOLDING"),
+        "the holder started its test:\n{seen}"
+    );
     std::thread::sleep(Duration::from_millis(2000));
     let sweep = dir
         .member("60")
         .env("DBTEST_SWEEP_GRACE", "0")
         .output()
         .unwrap();
-    let held = holder.wait_with_output().unwrap();
+    std::fs::write(&release, "").unwrap();
+    said.read_to_string(&mut seen).unwrap();
+    let mut held = holder.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&release);
+    held.stdout = seen.into_bytes();
     assert!(
         text(&held).contains("HOLDING") && held.status.success(),
         "the test that held its database failed:\n{}\n--- the sweep:\n{}",
