@@ -12,10 +12,7 @@ fn main() {
     let url = std::env::var("DBTEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .expect("set DBTEST_DATABASE_URL");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let n: i64 = rt.block_on(async {
         let mut conn = MySqlConnection::connect(&url).await.expect("connect");
         // A registry with a warm pool (it may not exist yet, or predate the pool).

@@ -36,10 +36,7 @@ async fn member_uses_its_whole_pool(pool: MySqlPool) {
 
 #[test]
 fn sixty_four_processes_stay_within_the_connection_budget() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let mut conn = rt.block_on(admin());
     let max: i64 = rt
         .block_on(
@@ -53,10 +50,7 @@ fn sixty_four_processes_stay_within_the_connection_budget() {
     let watcher = {
         let (peak, done) = (peak.clone(), done.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = dbtest_tests::runtime();
             let mut conn = rt.block_on(admin());
             while !done.load(Ordering::Relaxed) {
                 let n: Option<(String, String)> = rt

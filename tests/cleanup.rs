@@ -88,11 +88,7 @@ async fn exists(db: &str) -> bool {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+    dbtest_tests::runtime().block_on(f)
 }
 
 #[test]

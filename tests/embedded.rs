@@ -501,10 +501,7 @@ fn a_locked_registry_fails_a_test_within_its_bound() {
         .socket(&state.socket)
         .username("root")
         .password(&server::password(&dir.0).expect("a password file"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let mut holder = rt
         .block_on(sqlx::MySqlConnection::connect_with(&options))
         .unwrap();

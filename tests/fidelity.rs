@@ -210,10 +210,7 @@ async fn member_compares(pool: MySqlPool) {
 /// ones created under `ANSI_QUOTES`.
 #[test]
 fn each_account_clones_a_template_of_its_own_faithfully() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let id = run_id();
     // A copy of the fidelity migrations plus a nonce: a cold template of its own.
     let dir = std::env::temp_dir().join(format!("dbtest-fidelity-{id}"));

@@ -46,10 +46,7 @@ async fn herd_member(pool: MySqlPool) -> sqlx::Result<()> {
 
 #[test]
 fn sixteen_processes_build_the_template_once() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let id = run_id();
     let probe = format!("herdprobe_{id}");
     let dir = std::env::temp_dir().join(format!("dbtest-herd-{id}"));

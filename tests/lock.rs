@@ -85,10 +85,7 @@ fn start_stalled_builder(
 
 #[test]
 fn a_stalled_build_fails_waiters_within_the_bound() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     // The builder: takes the template lock and stalls in its migration.
     let (dir, mut builder, mut conn) = start_stalled_builder(&rt, 8);
 
@@ -152,10 +149,7 @@ fn a_stalled_build_fails_waiters_within_the_bound() {
 
 #[test]
 fn a_builder_killed_mid_migration_is_replaced() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let (dir, mut builder, mut conn) = start_stalled_builder(&rt, 3);
     builder.kill().unwrap(); // SIGKILL, in the middle of the migration
     builder.wait().unwrap();
@@ -193,10 +187,7 @@ fn a_builder_killed_mid_migration_is_replaced() {
 
 #[test]
 fn a_build_past_its_bound_is_stopped_and_cleaned_up() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let id = run_id();
     let dir = std::env::temp_dir().join(format!("dbtest-lock-slow-{id}"));
     std::fs::create_dir_all(&dir).unwrap();

@@ -457,10 +457,7 @@ impl Observed {
 /// A runtime and a connection to the server, if it is MariaDB: the migrations use its sequences,
 /// system versioning and Aria. Else says that the test is skipped.
 fn on_mariadb() -> Option<(tokio::runtime::Runtime, MySqlConnection)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let mut conn = rt.block_on(admin());
     let version: String = rt
         .block_on(sql::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)").fetch_one(&mut conn))
@@ -545,10 +542,7 @@ struct DroppedRole(String);
 
 impl std::ops::Drop for DroppedRole {
     fn drop(&mut self) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = dbtest_tests::runtime();
         let mut conn = rt.block_on(admin());
         let _ = rt.block_on(conn.execute(sql::raw_sql(&format!("DROP ROLE IF EXISTS {}", self.0))));
     }
@@ -917,10 +911,7 @@ fn a_test_that_writes_into_its_template_is_found_out() {
 #[ignore = "started by `a_database_going_back_to_the_pool_is_never_swept`"]
 fn sweeper() {
     let stop = std::path::PathBuf::from(std::env::var(STOP_ENV).unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = dbtest_tests::runtime();
     let mut sweeps = 0;
     while !stop.exists() {
         rt.block_on(dbtest_runtime::admin::gc()).unwrap();

@@ -106,10 +106,7 @@ struct Server {
 
 impl Server {
     fn new() -> Server {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = dbtest_tests::runtime();
         let conn = rt.block_on(admin());
         Server { rt, conn }
     }

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::mysql::MySqlConnection;
+use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::Row;
 
 use crate::compat;
@@ -647,12 +647,12 @@ async fn read_tables(
     // listed as generated `ROW START` / `ROW END`; implicit ones are not listed at all).
     let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();
     let mut periods: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
-    for row in sqlx::query(
+    for row in listed(
+        conn,
         "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS \
          WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        template,
     )
-    .bind(template.as_str())
-    .fetch_all(&mut *conn)
     .await?
     {
         let table = text(&row, 0)?.unwrap_or_default();
@@ -766,6 +766,18 @@ async fn tables_with_rows(
     Ok(out)
 }
 
+/// The rows of `sql`, a listing of the objects of `template` (its one parameter).
+async fn listed(
+    conn: &mut MySqlConnection,
+    sql: &'static str,
+    template: &DbName,
+) -> Result<Vec<MySqlRow>, sqlx::Error> {
+    sqlx::query(sql)
+        .bind(template.as_str())
+        .fetch_all(&mut *conn)
+        .await
+}
+
 /// Procedures and functions (before views: views may call functions).
 async fn read_routines(
     conn: &mut MySqlConnection,
@@ -774,12 +786,12 @@ async fn read_routines(
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
     let mut out = Vec::new();
-    for row in sqlx::query(
+    for row in listed(
+        conn,
         "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES \
          WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+        template,
     )
-    .bind(template.as_str())
-    .fetch_all(&mut *conn)
     .await?
     {
         let kind_name = text(&row, 0)?.unwrap_or_default();
@@ -881,13 +893,13 @@ async fn read_triggers(
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
     let mut out = Vec::new();
-    for row in sqlx::query(
+    for row in listed(
+        conn,
         // By EVENT_OBJECT_SCHEMA: by TRIGGER_SCHEMA, MariaDB scans every database.
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? \
          ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
+        template,
     )
-    .bind(template.as_str())
-    .fetch_all(&mut *conn)
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();
@@ -919,11 +931,11 @@ async fn read_events(
     definer: &[String; 2],
 ) -> Result<Vec<Object>, SnapshotError> {
     let mut out = Vec::new();
-    for row in sqlx::query(
+    for row in listed(
+        conn,
         "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME",
+        template,
     )
-    .bind(template.as_str())
-    .fetch_all(&mut *conn)
     .await?
     {
         let name = text(&row, 0)?.unwrap_or_default();

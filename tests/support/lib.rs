@@ -177,12 +177,18 @@ pub fn member(name: &str) -> std::process::Command {
     cmd
 }
 
-/// A current-thread runtime for a `#[test]` that drives the server itself, and [`admin`] on it.
-pub fn blocking_admin() -> (tokio::runtime::Runtime, MySqlConnection) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A current-thread runtime, for a `#[test]` (or a benchmark program) that drives the server
+/// itself.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A current-thread runtime for a `#[test]` that drives the server itself, and [`admin`] on it.
+pub fn blocking_admin() -> (tokio::runtime::Runtime, MySqlConnection) {
+    let rt = crate::runtime();
     let conn = rt.block_on(admin());
     (rt, conn)
 }
@@ -212,10 +218,7 @@ pub fn migrator_from_env(var: &str) -> sqlx::migrate::Migrator {
         std::env::var(var).unwrap_or_else(|_| panic!("{var} is set by the parent test")),
     );
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::runtime();
         rt.block_on(sqlx::migrate::Migrator::new(dir))
             .expect("migrations")
     })
@@ -305,10 +308,7 @@ pub mod bench {
 
     /// A current-thread runtime, and a connection to `base` on it.
     pub fn connect(base: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::runtime();
         let conn = rt
             .block_on(MySqlConnection::connect(base))
             .expect("connect");
