@@ -73,6 +73,8 @@ pub(crate) struct Endpoint {
     pub has_password: bool,
     /// The server's TCP address (for the embedded server: its loopback port).
     pub tcp: (String, u16),
+    /// The URL as written, password included: only compared, never shown.
+    url: String,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -178,6 +180,18 @@ pub(crate) const VARIABLES: &[Variable] = &[
     )),
 ];
 
+impl Target {
+    /// What tells two targets apart: the URL as written (never shown: it may hold a password),
+    /// or the embedded server. Settings read for two `url_env`s that lead to one target share
+    /// one context.
+    pub fn identity(&self) -> &str {
+        match self {
+            Target::Url(endpoint) => &endpoint.url,
+            Target::Embedded { .. } => "embedded",
+        }
+    }
+}
+
 impl Settings {
     /// Connections one test may use at once: its pool and the owner connection.
     pub fn connections_per_test(&self) -> u32 {
@@ -249,6 +263,18 @@ impl Settings {
 }
 
 impl Endpoint {
+    /// The embedded server's endpoint (see `server::resolve`).
+    pub fn embedded(connect: MySqlConnectOptions, socket: &std::path::Path, port: u16) -> Endpoint {
+        Endpoint {
+            connect,
+            url_redacted: format!("the embedded server (socket {})", socket.display()),
+            tcp: ("127.0.0.1".into(), port),
+            // The ready-to-paste client command asks for it (it is in the password file).
+            has_password: true,
+            url: "embedded".into(),
+        }
+    }
+
     /// The server at `url` (read from variable `var`).
     fn parse(var: &'static str, url: &str) -> Result<Endpoint, Error> {
         let url_redacted = redact_url(url);
@@ -277,6 +303,7 @@ impl Endpoint {
             connect,
             has_password: url_redacted != url,
             url_redacted,
+            url: url.to_owned(),
         })
     }
 }

@@ -37,10 +37,6 @@ impl std::ops::Deref for Context {
     }
 }
 
-/// What the context of one environment became: the context, or the error every test using it
-/// reports.
-type Made = &'static Result<Context, Arc<Error>>;
-
 impl Context {
     /// The context of this process's environment, made on first use.
     pub fn get() -> Result<&'static Context, Arc<Error>> {
@@ -48,25 +44,12 @@ impl Context {
     }
 
     /// The context for tests whose Cargo.toml names `url_env`: that variable is read before
-    /// `DBTEST_DATABASE_URL`.
+    /// `DBTEST_DATABASE_URL`. Two `url_env`s (or none) that lead to one server share its context.
     pub fn get_for(url_env: Option<&'static str>) -> Result<&'static Context, Arc<Error>> {
-        static MADE: Mutex<Option<HashMap<Option<&'static str>, Made>>> = Mutex::new(None);
+        static MADE: Mutex<Option<Made>> = Mutex::new(None);
         let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = *made
-            .get_or_insert_with(HashMap::new)
-            .entry(url_env)
-            .or_insert_with(|| {
-                let env = |k: &str| {
-                    let named = match (k, url_env) {
-                        ("DBTEST_DATABASE_URL", Some(var)) => std::env::var(var).ok(),
-                        _ => None,
-                    };
-                    named.or_else(|| std::env::var(k).ok())
-                };
-                let context = Settings::from_env(env).and_then(Context::new);
-                Box::leak(Box::new(context.map_err(Arc::new)))
-            });
-        entry.as_ref().map_err(Arc::clone)
+        made.get_or_insert_with(Made::default)
+            .context(url_env, |k| std::env::var(k).ok())
     }
 
     /// The context of `settings`: finds (or starts) its server.
@@ -130,5 +113,75 @@ impl Context {
         Arc::clone(cell)
             .downcast::<T>()
             .unwrap_or_else(|_| panic!("dbtest: context cell `{key}` is of another type"))
+    }
+}
+
+/// The context of each `url_env` read so far, and of each target (see [`Context::get_for`]).
+#[derive(Default)]
+struct Made {
+    by_var: HashMap<Option<&'static str>, Result<&'static Context, Arc<Error>>>,
+    by_target: HashMap<String, Result<&'static Context, Arc<Error>>>,
+}
+
+impl Made {
+    /// The context of `url_env` in environment `env`: made on first use, shared by every
+    /// `url_env` whose settings lead to the same target.
+    fn context(
+        &mut self,
+        url_env: Option<&'static str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<&'static Context, Arc<Error>> {
+        if let Some(found) = self.by_var.get(&url_env) {
+            return found.clone();
+        }
+        let env = |k: &str| {
+            let named = match (k, url_env) {
+                ("DBTEST_DATABASE_URL", Some(var)) => env(var),
+                _ => None,
+            };
+            named.or_else(|| env(k))
+        };
+        let context = match Settings::from_env(env) {
+            Err(e) => Err(Arc::new(e)),
+            Ok(settings) => self
+                .by_target
+                .entry(settings.target.identity().to_owned())
+                .or_insert_with(|| {
+                    Context::new(settings)
+                        .map(|c| &*Box::leak(Box::new(c)))
+                        .map_err(Arc::new)
+                })
+                .clone(),
+        };
+        self.by_var.insert(url_env, context.clone());
+        context
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_envs_that_lead_to_one_server_share_its_context() {
+        let env = |k: &str| match k {
+            "DBTEST_DATABASE_URL" => Some("mysql://root@db1".to_owned()),
+            "APP_SAME" => Some("mysql://root@db1".to_owned()),
+            "APP_OTHER" => Some("mysql://root@db2".to_owned()),
+            _ => None,
+        };
+        let mut made = Made::default();
+        let default = made.context(None, env).unwrap();
+        let same = made.context(Some("APP_SAME"), env).unwrap();
+        let unset = made.context(Some("APP_UNSET"), env).unwrap();
+        let other = made.context(Some("APP_OTHER"), env).unwrap();
+        assert!(std::ptr::eq(default, same) && std::ptr::eq(default, unset));
+        assert!(!std::ptr::eq(default, other));
+        assert_eq!(other.server.url_redacted, "mysql://root@db2");
+        // Asked again: the same one, without reading the environment again.
+        assert!(std::ptr::eq(
+            made.context(Some("APP_OTHER"), |_| None).unwrap(),
+            other
+        ));
     }
 }

@@ -96,98 +96,100 @@ pub(crate) async fn acquire(
 ) -> Result<TestDb> {
     let mut owner = slot::take(ctx).await?;
     let reusable = resettable(ctx, template);
-    let mut claimed = None;
-    if reusable {
-        loop {
-            // Read before looking, so a reset that ends while this claim looks is not missed.
-            let seen = background::resets_ended();
-            claimed = pool::claim(&mut owner, template, test_path)
-                .instrument(tracing::debug_span!("claim"))
-                .await
-                .map_err(|e| {
-                    db::privileges_hint(
-                        e,
-                        "claiming a database from the warm pool (the registry `dbtest_registry`)",
-                    )
-                })?;
-            // None ready: one this process is resetting will be, sooner than a new clone.
-            if claimed.is_some()
-                || !background::a_reset_ended(template.name.as_str(), seen, ctx.ddl_timeout).await
-            {
-                break;
+    let claimed = if reusable {
+        claim(ctx, &mut owner, template, test_path).await?
+    } else {
+        None
+    };
+    let ready = claimed.as_ref().map(|c| c.others_ready);
+    let mut db = TestDb {
+        // A new clone's name (a claimed database keeps its own). A reused database serves many
+        // tests, so only a single-use one is named after its test.
+        name: naming::test_db_name(&template.name, if reusable { "" } else { test_path }),
+        owner,
+        template: template.clone(),
+        clean_since: None,
+        resettable: reusable,
+    };
+    match claimed {
+        Some(claimed) => (db.name, db.clean_since) = (claimed.name, claimed.clean_since),
+        None => {
+            let cloned = clone::clone_into(
+                ctx,
+                &mut db.owner,
+                &template.name,
+                template.clone_sql(ctx.dialect()),
+                &db.name,
+                Some(test_path),
+            )
+            .await;
+            if let Err(e) = cloned {
+                let _ = release(ctx, db, Ending::Drop, test_path).await;
+                return Err(e);
             }
         }
     }
-    let ready = claimed.as_ref().map(|c| c.others_ready);
-    let (name, clean_since) = match claimed {
-        Some(claimed) => (claimed.name, claimed.clean_since),
-        None => {
-            // A reused database serves many tests, so only a single-use one is named after its test.
-            let label = if reusable { "" } else { test_path };
-            let name = naming::test_db_name(&template.name, label);
-            if let Err(e) = clone::clone_into(
-                ctx,
-                &mut owner,
-                &template.name,
-                template.clone_sql(ctx.dialect()),
-                &name,
-                Some(test_path),
-            )
-            .await
-            {
-                let _ = release(
-                    ctx,
-                    TestDb {
-                        name,
-                        owner,
-                        template: template.clone(),
-                        clean_since: None,
-                        resettable: reusable,
-                    },
-                    Ending::Drop,
-                    test_path,
-                )
-                .await;
-                return Err(e);
-            }
-            (name, None)
-        }
-    };
     pool::started();
     if reusable {
         pool::refill(ctx, template.clone(), ready);
     }
-    let mut db = TestDb {
-        name,
-        owner,
-        template: template.clone(),
-        clean_since,
-        resettable: reusable,
-    };
     for fixture in fixtures {
-        let applied = db::bounded(
-            || format!("fixture `{}` on {}", fixture.path, db.name),
-            ctx.ddl_timeout,
-            "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
-            async {
-                sqlx::raw_sql(fixture.contents)
-                    .execute(&mut db.owner)
-                    .await
-                    .map(drop)
-                    .map_err(|e| Error::Fixture {
-                        fixture: fixture.path.to_owned(),
-                        database: db.name.as_str().to_owned(),
-                        reason: e.into(),
-                    })
-            },
-        )
-        .await;
-        if let Err(err) = applied {
+        if let Err(err) = apply(ctx, &mut db, fixture).await {
             let _ = release(ctx, db, Ending::Drop, test_path).await;
             return Err(err);
         }
     }
     Ok(db)
+}
+
+/// A clean database of `template` from the warm pool, if one is ready or being reset by this
+/// process (then it waits for that reset rather than cloning).
+async fn claim(
+    ctx: &Context,
+    owner: &mut MySqlConnection,
+    template: &Template,
+    test_path: &'static str,
+) -> Result<Option<pool::Claimed>> {
+    loop {
+        // Read before looking, so a reset that ends while this claim looks is not missed.
+        let seen = background::resets_ended();
+        let claimed = pool::claim(owner, template, test_path)
+            .instrument(tracing::debug_span!("claim"))
+            .await
+            .map_err(|e| {
+                db::privileges_hint(
+                    e,
+                    "claiming a database from the warm pool (the registry `dbtest_registry`)",
+                )
+            })?;
+        // None ready: one this process is resetting will be, sooner than a new clone.
+        if claimed.is_some()
+            || !background::a_reset_ended(template.name.as_str(), seen, ctx.ddl_timeout).await
+        {
+            return Ok(claimed);
+        }
+    }
+}
+
+/// Runs `fixture` on `db`, bounded by `DBTEST_DDL_TIMEOUT`.
+async fn apply(ctx: &Context, db: &mut TestDb, fixture: &Fixture) -> Result<()> {
+    db::bounded(
+        || format!("fixture `{}` on {}", fixture.path, db.name),
+        ctx.ddl_timeout,
+        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
+        async {
+            sqlx::raw_sql(fixture.contents)
+                .execute(&mut db.owner)
+                .await
+                .map(drop)
+                .map_err(|e| Error::Fixture {
+                    fixture: fixture.path.to_owned(),
+                    database: db.name.as_str().to_owned(),
+                    reason: e.into(),
+                })
+        },
+    )
+    .await
 }
 
 /// How a test database's life ends (chosen by [`TestDb::ending`]).

@@ -151,11 +151,12 @@ fn run_with_database<Fut>(
 {
     let ctx = Context::get_for(args.url_env).unwrap_or_else(|e| panic!("dbtest: {e}"));
     let rt = runtime();
+    let started = Instant::now();
     // On one of dbtest's threads, the same for acquire and release: the connection that owns
     // the database outlives this test's runtime when its reset goes on after the test.
     let home = background::home();
     let mut timings = Timings::default();
-    let db = get_database(&rt, ctx, home, args, &mut timings);
+    let db = get_database(&rt, ctx, home, args, started, &mut timings);
 
     let mut pool = None;
     let body_started = Instant::now();
@@ -195,16 +196,16 @@ fn run_with_database<Fut>(
     report(verdict, teardown);
 }
 
-/// The test's database, on dbtest thread `home`: the server prepared, the template ensured and
+/// The test's database, on dbtest thread `home` (`timings` from `started`): the server prepared, the template ensured and
 /// the sweep run (once per process each), then a database acquired. Panics with the error.
 fn get_database(
     rt: &tokio::runtime::Runtime,
     ctx: &'static Context,
     home: background::Home,
     args: TestArgs,
+    started: Instant,
     timings: &mut Timings,
 ) -> TestDb {
-    let started = Instant::now();
     let (db, template_time) = rt
         .block_on(background::spawn(home, move || async move {
             ctx.prepare(registry::prepare(ctx)).await?;

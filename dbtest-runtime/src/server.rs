@@ -128,17 +128,12 @@ pub(crate) fn resolve(target: &Target) -> Result<Endpoint, Error> {
         )
         .into(),
     })?;
-    Ok(Endpoint {
-        connect: MySqlConnectOptions::new()
-            .socket(&server.socket)
-            .username("root")
-            .password(&password)
-            .disable_statement_logging(),
-        url_redacted: format!("the embedded server (socket {})", server.socket.display()),
-        tcp: ("127.0.0.1".into(), server.port),
-        // The ready-to-paste client command asks for it (it is in the password file).
-        has_password: true,
-    })
+    let connect = MySqlConnectOptions::new()
+        .socket(&server.socket)
+        .username("root")
+        .password(&password)
+        .disable_statement_logging();
+    Ok(Endpoint::embedded(connect, &server.socket, server.port))
 }
 
 /// The embedded server: the running one, or a new one. Also makes this process one of its users

@@ -616,67 +616,8 @@ async fn read_tables(
     insert_history: bool,
     script: &mut Script,
 ) -> Result<(), SnapshotError> {
-    let rows = sqlx::query(
-        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME",
-    )
-    .bind(template.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut tables = Vec::new();
-    let mut sequences = Vec::new();
-    for row in &rows {
-        let name = text(row, 0)?.unwrap_or_default();
-        let kind = text(row, 1)?.unwrap_or_default();
-        if name == MARKER_TABLE {
-            continue;
-        }
-        match kind.as_str() {
-            "SEQUENCE" => sequences.push(name),
-            "BASE TABLE" => tables.push((name, false)),
-            "SYSTEM VERSIONED" => tables.push((name, true)),
-            other => {
-                return Err(SnapshotError::Unsupported(format!(
-                    "table `{name}` is of type {other}, which dbtest cannot clone"
-                )))
-            }
-        }
-    }
-
-    // Columns a copy writes, and the period columns of system-versioned tables (explicit ones are
-    // listed as generated `ROW START` / `ROW END`; implicit ones are not listed at all).
-    let mut columns: BTreeMap<String, Vec<Column>> = BTreeMap::new();
-    let mut periods: BTreeMap<String, (String, String, bool)> = BTreeMap::new();
-    for row in listed(
-        conn,
-        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
-        template,
-    )
-    .await?
-    {
-        let table = text(&row, 0)?.unwrap_or_default();
-        let column = text(&row, 1)?.unwrap_or_default();
-        let extra = text(&row, 2)?.unwrap_or_default().to_ascii_uppercase();
-        let generation = text(&row, 3)?.unwrap_or_default().to_ascii_uppercase();
-        let data_type = text(&row, 4)?.unwrap_or_default().to_ascii_lowercase();
-        match generation.as_str() {
-            "ROW START" => {
-                let p = periods.entry(table).or_default();
-                p.0 = column;
-                // Transaction-precise versioning (BIGINT transaction ids): its history cannot
-                // be inserted.
-                p.2 = data_type == "bigint";
-            }
-            "ROW END" => periods.entry(table).or_default().1 = column,
-            _ if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") => {}
-            _ => columns.entry(table).or_default().push(Column {
-                name: column,
-                data_type,
-            }),
-        }
-    }
-
+    let (tables, sequences) = list_tables(conn, template).await?;
+    let (mut columns, mut periods) = read_columns(conn, template).await?;
     let has_rows = tables_with_rows(conn, qualifier, &tables).await?;
     for (name, versioned) in tables {
         let row = compat::raw_sql(&format!("SHOW CREATE TABLE {qualifier}{}", ident(&name)))
@@ -723,6 +664,91 @@ async fn read_tables(
         });
     }
     Ok(())
+}
+
+/// The base tables of `template` (each with whether it is system-versioned) and its sequences,
+/// but dbtest's marker.
+async fn list_tables(
+    conn: &mut MySqlConnection,
+    template: &DbName,
+) -> Result<(Vec<(String, bool)>, Vec<String>), SnapshotError> {
+    let rows = listed(
+        conn,
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME",
+        template,
+    )
+    .await?;
+    let mut tables = Vec::new();
+    let mut sequences = Vec::new();
+    for row in &rows {
+        let name = text(row, 0)?.unwrap_or_default();
+        let kind = text(row, 1)?.unwrap_or_default();
+        if name == MARKER_TABLE {
+            continue;
+        }
+        match kind.as_str() {
+            "SEQUENCE" => sequences.push(name),
+            "BASE TABLE" => tables.push((name, false)),
+            "SYSTEM VERSIONED" => tables.push((name, true)),
+            other => {
+                return Err(SnapshotError::Unsupported(format!(
+                    "table `{name}` is of type {other}, which dbtest cannot clone"
+                )))
+            }
+        }
+    }
+
+    Ok((tables, sequences))
+}
+
+/// Per table, the columns a copy writes.
+type Columns = BTreeMap<String, Vec<Column>>;
+/// Per system-versioned table, its period columns: start, end, and whether they hold transaction
+/// ids.
+type Periods = BTreeMap<String, (String, String, bool)>;
+
+/// The columns of each table of `template` that a copy writes, and the period columns of its
+/// system-versioned ones.
+async fn read_columns(
+    conn: &mut MySqlConnection,
+    template: &DbName,
+) -> Result<(Columns, Periods), SnapshotError> {
+    // Columns a copy writes, and the period columns of system-versioned tables (explicit ones are
+    // listed as generated `ROW START` / `ROW END`; implicit ones are not listed at all).
+    let mut columns = Columns::new();
+    let mut periods = Periods::new();
+    for row in listed(
+        conn,
+        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA, GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        template,
+    )
+    .await?
+    {
+        let table = text(&row, 0)?.unwrap_or_default();
+        let column = text(&row, 1)?.unwrap_or_default();
+        let extra = text(&row, 2)?.unwrap_or_default().to_ascii_uppercase();
+        let generation = text(&row, 3)?.unwrap_or_default().to_ascii_uppercase();
+        let data_type = text(&row, 4)?.unwrap_or_default().to_ascii_lowercase();
+        match generation.as_str() {
+            "ROW START" => {
+                let p = periods.entry(table).or_default();
+                p.0 = column;
+                // Transaction-precise versioning (BIGINT transaction ids): its history cannot
+                // be inserted.
+                p.2 = data_type == "bigint";
+            }
+            "ROW END" => periods.entry(table).or_default().1 = column,
+            _ if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") => {}
+            _ => columns.entry(table).or_default().push(Column {
+                name: column,
+                data_type,
+            }),
+        }
+    }
+
+    Ok((columns, periods))
 }
 
 /// The tables of `tables` that have rows (history rows count).
