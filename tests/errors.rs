@@ -117,7 +117,9 @@ fn a_user_without_privileges_is_told_the_grant_that_suffices() {
     .expect("this test needs a user that may CREATE USER (scripts/with-mariadb sets one up)");
     let weak_url = url_for(&user, &password);
     let (ok, stderr, _) = child("member", &[("DBTEST_DATABASE_URL", &weak_url)]);
-    // The grant the message names is all it takes.
+    // The grant the message names is all it takes. It matches every test database, so the tests
+    // that prove databases reset and reused wait while it exists (see GRANTS).
+    let _grants = dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT);
     rt.block_on(conn.execute(sql::raw_sql(&format!(
         "GRANT ALL PRIVILEGES ON `dbtest\\_%`.* TO '{user}'@'%'"
     ))))

@@ -550,6 +550,8 @@ impl std::ops::Drop for DroppedRole {
 
 #[test]
 fn every_database_back_in_the_pool_equals_a_fresh_clone() {
+    // No grant on `dbtest\\_%` made meanwhile (it would change every database's grants).
+    let _grants = dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT);
     let _serial = serial(RESETS);
     assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
     let Some((rt, mut conn)) = on_mariadb() else {
@@ -786,6 +788,8 @@ fn changes_long_after_the_last_proof_are_found_as_surely() {
 /// line, `dbtest list` shows it, and every database is dropped, none pooled.
 #[test]
 fn a_template_whose_clones_cannot_be_reset_says_so() {
+    // No grant on `dbtest\\_%` made meanwhile (it would change every database's grants).
+    let _grants = dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT);
     let _serial = serial(RESETS);
     let Some((rt, mut conn)) = on_mariadb() else {
         return;

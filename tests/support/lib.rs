@@ -455,18 +455,24 @@ fn url_password() -> Option<String> {
 /// test in a process of its own): a server advisory lock, held as long as the connection returned
 /// lives. At most 120 s of waiting.
 pub fn serial(lock: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
+    serial_within(lock, 120)
+}
+
+/// [`serial`], waiting at most `secs` seconds (for a lock held by a long test).
+pub fn serial_within(lock: &str, secs: u32) -> (tokio::runtime::Runtime, MySqlConnection) {
     let (rt, mut conn) = blocking_admin();
     let got: Option<i64> = rt
         .block_on(
-            sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
+            sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
                 .bind(lock)
+                .bind(secs)
                 .fetch_one(&mut conn),
         )
         .unwrap();
     assert_eq!(
         got,
         Some(1),
-        "the tests holding `{lock}` wait for each other at most 120 s"
+        "the tests holding `{lock}` wait for each other at most {secs} s"
     );
     (rt, conn)
 }
@@ -474,6 +480,15 @@ pub fn serial(lock: &str) -> (tokio::runtime::Runtime, MySqlConnection) {
 /// The lock of the tests that sweep with no grace period, or look at what a sweep did: a sweep
 /// of one of them may hold a database's lock, about to drop it, while another looks.
 pub const SWEEPS: &str = "dbtest_tests_sweeps";
+
+/// The lock of the tests that grant another account privileges on `dbtest\_%` (a pattern that
+/// matches every test database), and of those that prove test databases are reset and reused:
+/// such a grant, made meanwhile, changes the grants of every test database, and a database whose
+/// grants changed is (rightly) dropped, not reset. Held by a test of a minute or more: wait with
+/// [`serial_within`] and [`GRANTS_WAIT`].
+pub const GRANTS: &str = "dbtest_tests_grants";
+/// How long a test waits for [`GRANTS`], in seconds.
+pub const GRANTS_WAIT: u32 = 600;
 
 /// The schema of the release series (`tests/series.rs`): `tables` tables `t0`… in one migration,
 /// each with a foreign key to the table of half its number (a tree), an index, a text column and
