@@ -17,7 +17,10 @@ use std::sync::{mpsc, LazyLock};
 use std::time::{Duration, Instant};
 
 use dbtest_runtime::db_test;
-use dbtest_tests::{blocking_admin, migrator_from_env, run_id, serial, sql, SWEEPS};
+use dbtest_tests::{
+    blocking_admin, migrator_from_env, run_id, serial, serial_within, sql, GRANTS, GRANTS_WAIT,
+    SWEEPS,
+};
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, MySqlConnection, MySqlPool};
 
@@ -226,6 +229,8 @@ fn exits_within(child: &mut Child, bound: Duration) -> Option<bool> {
 
 #[test]
 fn a_process_waits_for_its_resets_when_it_ends() {
+    // No grant on `dbtest\\_%` appears while it looks at what the pool reuses (see GRANTS).
+    let _grants = serial_within(GRANTS, GRANTS_WAIT);
     let (rt, mut conn) = blocking_admin();
     let dir = private_migrations();
     let gate = dir.join("gate");
@@ -254,6 +259,8 @@ fn a_process_waits_for_its_resets_when_it_ends() {
 
 #[test]
 fn a_database_whose_reset_was_cut_short_is_never_handed_out() {
+    // No grant on `dbtest\\_%` appears while it looks at what the pool reuses (see GRANTS).
+    let _grants = serial_within(GRANTS, GRANTS_WAIT);
     let (rt, mut conn) = blocking_admin();
     let dir = private_migrations();
     let gate = dir.join("gate");
@@ -313,6 +320,8 @@ fn a_database_whose_reset_was_cut_short_is_never_handed_out() {
 
 #[test]
 fn a_test_waits_for_a_database_being_reset_rather_than_cloning() {
+    // No grant on `dbtest\\_%` appears while it looks at what the pool reuses (see GRANTS).
+    let _grants = serial_within(GRANTS, GRANTS_WAIT);
     let (rt, mut conn) = blocking_admin();
     let dir = private_migrations();
     let gate = dir.join("gate");

@@ -38,6 +38,17 @@ const INTO_TEMPLATE: &str = "write into the template";
 /// XA transaction makes every reset on the server drop its database while it exists (as it
 /// should), which the others would take for their own failure.
 const RESETS: &str = "dbtest_tests_resets";
+
+/// Makes this file's tests wait for each other (RESETS), and keeps out, while one runs, a grant
+/// on `dbtest\_%` by another test, which would change every test database's grants (GRANTS);
+/// the locks are taken in that order by every test of this file.
+fn serial_resets() -> Vec<(tokio::runtime::Runtime, MySqlConnection)> {
+    vec![
+        serial(RESETS),
+        dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT),
+    ]
+}
+
 /// A file whose existence tells the `sweeper` to stop.
 const STOP_ENV: &str = "DBTEST_RESET_STOP";
 /// Tests that claim and give back while sweeps run.
@@ -550,9 +561,7 @@ impl std::ops::Drop for DroppedRole {
 
 #[test]
 fn every_database_back_in_the_pool_equals_a_fresh_clone() {
-    // No grant on `dbtest\\_%` made meanwhile (it would change every database's grants).
-    let _grants = dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT);
-    let _serial = serial(RESETS);
+    let _serial = serial_resets();
     assert!(CHANGES.len() >= 40, "a matrix of at least 40 changes");
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
@@ -674,7 +683,7 @@ fn every_database_back_in_the_pool_equals_a_fresh_clone() {
 /// as the matrix says: dropped, or back in the pool equal to a fresh clone by a client dump.
 #[test]
 fn changes_long_after_the_last_proof_are_found_as_surely() {
-    let _serial = serial(RESETS);
+    let _serial = serial_resets();
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
@@ -788,9 +797,7 @@ fn changes_long_after_the_last_proof_are_found_as_surely() {
 /// line, `dbtest list` shows it, and every database is dropped, none pooled.
 #[test]
 fn a_template_whose_clones_cannot_be_reset_says_so() {
-    // No grant on `dbtest\\_%` made meanwhile (it would change every database's grants).
-    let _grants = dbtest_tests::serial_within(dbtest_tests::GRANTS, dbtest_tests::GRANTS_WAIT);
-    let _serial = serial(RESETS);
+    let _serial = serial_resets();
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
@@ -867,7 +874,7 @@ fn a_template_whose_clones_cannot_be_reset_says_so() {
 /// template, and the database is dropped, not pooled.
 #[test]
 fn a_test_that_writes_into_its_template_is_found_out() {
-    let _serial = serial(RESETS);
+    let _serial = serial_resets();
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };
@@ -930,7 +937,7 @@ fn sweeper() {
 /// go) in between. Seen in CI: a sweep dropped a pool database while this file's matrix dumped it.
 #[test]
 fn a_database_going_back_to_the_pool_is_never_swept() {
-    let _serial = serial(RESETS);
+    let _serial = serial_resets();
     let Some((rt, mut conn)) = on_mariadb() else {
         return;
     };

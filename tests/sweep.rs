@@ -111,45 +111,35 @@ impl Server {
         Server { rt, conn }
     }
 
-    fn exists(&mut self, db: &str) -> bool {
+    /// Whether `sql`, a count with `db` as its parameter, counts one.
+    fn one(&mut self, sql: &'static str, db: &str) -> bool {
         let n: i64 = self
             .rt
-            .block_on(
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-                )
-                .bind(db)
-                .fetch_one(&mut self.conn),
-            )
+            .block_on(sqlx::query_scalar(sql).bind(db).fetch_one(&mut self.conn))
             .unwrap();
         n == 1
     }
 
+    fn exists(&mut self, db: &str) -> bool {
+        self.one(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            db,
+        )
+    }
+
     fn registered(&mut self, db: &str) -> bool {
-        let n: i64 = self
-            .rt
-            .block_on(
-                sqlx::query_scalar("SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?")
-                    .bind(db)
-                    .fetch_one(&mut self.conn),
-            )
-            .unwrap();
-        n == 1
+        self.one(
+            "SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?",
+            db,
+        )
     }
 
     /// Whether `db` waits, clean, in the warm pool.
     fn is_pooled(&mut self, db: &str) -> bool {
-        let n: i64 = self
-            .rt
-            .block_on(
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL",
-                )
-                .bind(db)
-                .fetch_one(&mut self.conn),
-            )
-            .unwrap();
-        n == 1
+        self.one(
+            "SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ? AND ready_at IS NOT NULL",
+            db,
+        )
     }
 
     /// Waits (at most 30 s) until nobody holds `db`'s owner lock.

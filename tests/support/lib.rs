@@ -485,7 +485,8 @@ pub const SWEEPS: &str = "dbtest_tests_sweeps";
 /// matches every test database), and of those that prove test databases are reset and reused:
 /// such a grant, made meanwhile, changes the grants of every test database, and a database whose
 /// grants changed is (rightly) dropped, not reset. Held by a test of a minute or more: wait with
-/// [`serial_within`] and [`GRANTS_WAIT`].
+/// [`serial_within`] and [`GRANTS_WAIT`]. A test that takes several of these locks takes them in
+/// the order `reset.rs`'s RESETS, GRANTS, [`SWEEPS`].
 pub const GRANTS: &str = "dbtest_tests_grants";
 /// How long a test waits for [`GRANTS`], in seconds.
 pub const GRANTS_WAIT: u32 = 600;
