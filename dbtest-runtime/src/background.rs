@@ -27,6 +27,13 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
+/// A current-thread runtime with time and I/O: what each of dbtest's threads runs, and each test.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// The queues of dbtest's threads; the threads, their runtimes and the exit hook start on first
 /// use.
 fn queues() -> &'static [mpsc::UnboundedSender<Job>] {
@@ -35,10 +42,7 @@ fn queues() -> &'static [mpsc::UnboundedSender<Job>] {
         let queues = (0..threads())
             .map(|i| {
                 let (jobs, mut next) = mpsc::unbounded_channel::<Job>();
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("dbtest: could not build its runtime");
+                let rt = runtime().expect("dbtest: could not build its runtime");
                 std::thread::Builder::new()
                     .name(format!("dbtest-{i}"))
                     .spawn(move || {
@@ -199,10 +203,7 @@ where
         .spawn({
             let done = done.clone();
             move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
+                if let Ok(rt) = runtime() {
                     rt.block_on(make());
                 }
                 done();

@@ -102,31 +102,34 @@ pub(crate) async fn acquire(
         None
     };
     let ready = claimed.as_ref().map(|c| c.others_ready);
+    let (name, clean_since, cloning) = match claimed {
+        Some(claimed) => (claimed.name, claimed.clean_since, false),
+        // A reused database serves many tests, so only a single-use one is named after its test.
+        None => {
+            let label = if reusable { "" } else { test_path };
+            (naming::test_db_name(&template.name, label), None, true)
+        }
+    };
     let mut db = TestDb {
-        // A new clone's name (a claimed database keeps its own). A reused database serves many
-        // tests, so only a single-use one is named after its test.
-        name: naming::test_db_name(&template.name, if reusable { "" } else { test_path }),
+        name,
         owner,
         template: template.clone(),
-        clean_since: None,
+        clean_since,
         resettable: reusable,
     };
-    match claimed {
-        Some(claimed) => (db.name, db.clean_since) = (claimed.name, claimed.clean_since),
-        None => {
-            let cloned = clone::clone_into(
-                ctx,
-                &mut db.owner,
-                &template.name,
-                template.clone_sql(ctx.dialect()),
-                &db.name,
-                Some(test_path),
-            )
-            .await;
-            if let Err(e) = cloned {
-                let _ = release(ctx, db, Ending::Drop, test_path).await;
-                return Err(e);
-            }
+    if cloning {
+        let cloned = clone::clone_into(
+            ctx,
+            &mut db.owner,
+            &template.name,
+            template.clone_sql(ctx.dialect()),
+            &db.name,
+            Some(test_path),
+        )
+        .await;
+        if let Err(e) = cloned {
+            let _ = release(ctx, db, Ending::Drop, test_path).await;
+            return Err(e);
         }
     }
     pool::started();

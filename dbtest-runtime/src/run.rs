@@ -130,10 +130,7 @@ fn connect_options(ctx: &Context, db: &TestDb) -> MySqlConnectOptions {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("dbtest: could not build a tokio runtime")
+    background::runtime().expect("dbtest: could not build a tokio runtime")
 }
 
 /// Gets a database, runs the body that `start` makes for it, and tears down, whatever the body
