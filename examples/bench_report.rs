@@ -58,25 +58,13 @@ fn main() {
     let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
 
     let mut rows: Vec<Row_> = Vec::new();
-    let run = |name: &str, bin: &str, env: &[(&str, &str)], threads: &str| -> Duration {
+    let run = |bin: &str, env: &[(&str, &str)], threads: &str| -> Duration {
         let _ = std::fs::remove_file(&timings);
-        let started = Instant::now();
-        let out = Command::new(bin)
-            .args(["-q", "--test-threads", threads])
-            .env_remove("DATABASE_URL")
-            .env_remove("DBTEST_DATABASE_URL")
-            .env("DBTEST_TIMINGS", &timings)
-            .envs(env.iter().copied())
-            .current_dir(BENCH_DIR)
-            .output()
-            .expect("run the suite");
-        let wall = started.elapsed();
-        assert!(
-            out.status.success(),
-            "{name} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        wall
+        let timings = timings.to_str().expect("a UTF-8 path");
+        let mut env = env.to_vec();
+        env.push(("DBTEST_TIMINGS", timings));
+        let args = ["-q", "--test-threads", threads];
+        bench::run_suite(bin, BENCH_DIR, &args, &env)
     };
 
     let dbtest_env = |extra: &[(&'static str, &'static str)]| {
@@ -88,7 +76,7 @@ fn main() {
     // #[sqlx::test]: no cold/warm, it migrates every time.
     let sqlx_env = vec![("DATABASE_URL", sqlx_url.clone())];
     for threads in ["1", "2", "8"] {
-        let wall = run("sqlx::test", &sqlx_bin, &as_refs(&sqlx_env), threads);
+        let wall = run(&sqlx_bin, &as_refs(&sqlx_env), threads);
         rows.push(Row_::new(
             "#[sqlx::test]",
             "-",
@@ -120,13 +108,13 @@ fn main() {
         let mut colds = Runs::default();
         for _ in 0..COLD_RUNS {
             forget_bench_template(&rt, &mut conn);
-            colds.add(run(mode, &dbtest_bin, &as_refs(&env), "2"), &timings);
+            colds.add(run(&dbtest_bin, &as_refs(&env), "2"), &timings);
         }
         rows.push(Row_::of_runs(mode, "cold", "2", &colds, tests));
         for threads in ["1", "2", "8"] {
             let mut warm = Runs::default();
             for _ in 0..WARM_RUNS {
-                warm.add(run(mode, &dbtest_bin, &as_refs(&env), threads), &timings);
+                warm.add(run(&dbtest_bin, &as_refs(&env), threads), &timings);
             }
             rows.push(Row_::of_runs(mode, "warm", threads, &warm, tests));
         }
@@ -153,7 +141,7 @@ fn main() {
         let mut floor = Runs::default();
         for _ in 0..COLD_RUNS {
             make_floor(&rt, &mut conn, &names, &copy);
-            floor.add(run("floor", &floor_bin, &floor_env, threads), &no_timings);
+            floor.add(run(&floor_bin, &floor_env, threads), &no_timings);
         }
         rows.push(Row_::of_runs(FLOOR, "-", threads, &floor, tests));
     }

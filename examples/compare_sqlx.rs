@@ -12,8 +12,7 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dbtest_tests::bench::{self, count_tests, server_url, test_binary};
 use dbtest_tests::sql;
@@ -91,23 +90,8 @@ fn main() {
 }
 
 fn run(bin: &str, env: &[(&str, &str)]) -> Duration {
-    let started = Instant::now();
-    let out = Command::new(bin)
-        .arg("-q")
-        .env_remove("DATABASE_URL")
-        .env_remove("DBTEST_DATABASE_URL")
-        .envs(env.iter().copied())
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bookshop"))
-        .output()
-        .expect("run the suite");
-    let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{bin} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bookshop");
+    bench::run_suite(bin, dir, &["-q"], env)
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -374,6 +374,33 @@ pub mod bench {
             .unwrap_or_else(|| panic!("the {test} test binary of {package}"))
     }
 
+    /// Runs the libtest binary `bin` in `dir` with `args`, no server URL of its own but what `env`
+    /// sets, and panics with its output unless it passes: how long it took.
+    pub fn run_suite(
+        bin: &str,
+        dir: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let out = Command::new(bin)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("DBTEST_DATABASE_URL")
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{bin} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        took
+    }
+
     /// How many tests a libtest binary has.
     pub fn count_tests(bin: &str) -> usize {
         let out = Command::new(bin)
