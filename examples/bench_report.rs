@@ -10,11 +10,15 @@
 //! per-test acquisition latency (p50/p95: from the test's start to its
 //! body, recorded by the runtime through `DBTEST_TIMINGS`) and the ratios; then the floor for
 //! cloning (the template's DDL replayed in one request) against a fresh clone, and 16 processes
-//! started at once on a cold template against one migration run plus 16 clones.
+//! started at once on a cold template against one migration run plus 16 clones; last, the layers
+//! benchmark (`examples/bench/tests/layers.rs`): tests needing 210 rows in 10 tables, from
+//! fixtures or a setup built into a derived template, replayed in each test, or under
+//! `#[sqlx::test]` with the same fixtures.
 //!
 //! ```text
-//! scripts/with-mariadb cargo run --release -p dbtest-tests --example bench_report
+//! scripts/with-mariadb cargo run --release -p dbtest-tests --example bench_report [layers]
 //! ```
+//! (`layers`: that section alone.)
 
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
@@ -40,6 +44,7 @@ const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bench");
 fn main() {
     let base = server_url();
     let (rt, mut conn) = bench::connect(&base);
+    let only_layers = std::env::args().nth(1).as_deref() == Some("layers");
     let version: String = rt
         .block_on(
             sqlx::query_scalar("SELECT CONVERT(VERSION() USING utf8mb4)").fetch_one(&mut conn),
@@ -50,12 +55,16 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
+    let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
+    if only_layers {
+        layers(&rt, &mut conn, &base, &timings);
+        return;
+    }
     let dbtest_bin = test_binary("bench", "bench", &[]);
     let sqlx_bin = test_binary("bench", "bench", &["--features", "sqlx-test"]);
     let tests = count_tests(&dbtest_bin);
     bench::fresh_database(&rt, &mut conn, SCRATCH);
     let sqlx_url = format!("{base}/{SCRATCH}");
-    let timings = std::env::temp_dir().join(format!("dbtest-bench-{}.tsv", std::process::id()));
 
     let mut rows: Vec<Row_> = Vec::new();
     let run = |bin: &str, env: &[(&str, &str)], threads: &str| -> Duration {
@@ -206,7 +215,107 @@ fn main() {
     floor_vs_clone(&rt, &mut conn, &dbtest_bin, &base, &timings);
     // 16 processes at once on a cold template.
     herd(&rt, &mut conn, &dbtest_bin, &base);
+    // Fixtures and setups, built once or replayed.
+    layers(&rt, &mut conn, &base, &timings);
     let _ = std::fs::remove_file(&timings);
+}
+
+/// The layers benchmark: each group of `examples/bench/tests/layers.rs` (16 tests) warm at one
+/// thread, `WARM_RUNS` runs each in turn, and under `#[sqlx::test]` with the same fixtures once:
+/// what one test costs, all of it (from its start to its end, by the runtime's timings; for
+/// `#[sqlx::test]`, the suite's wall time over its tests), and dbtest's share of it (all but the
+/// body). Then the cold runs: the first run after the derived templates are dropped, which builds
+/// them.
+fn layers(rt: &tokio::runtime::Runtime, conn: &mut MySqlConnection, base: &str, timings: &Path) {
+    let dbtest_bin = test_binary("bench", "layers", &[]);
+    let sqlx_bin = test_binary("bench", "layers", &["--features", "sqlx-test"]);
+    bench::fresh_database(rt, conn, SCRATCH);
+    let sqlx_url = format!("{base}/{SCRATCH}");
+    let groups = ["bare", "fixtures", "replayed", "setup", "seeded_in_body"];
+    let run_group = |bin: &str, group: &str, env: &[(&str, &str)]| -> Duration {
+        let _ = std::fs::remove_file(timings);
+        let timings = timings.to_str().expect("a UTF-8 path");
+        let mut env = env.to_vec();
+        env.push(("DBTEST_TIMINGS", timings));
+        let filter = format!("{group}::");
+        let args = ["-q", "--test-threads", "1", filter.as_str()];
+        bench::run_suite(bin, BENCH_DIR, &args, &env)
+    };
+    let dbtest_env = [("DBTEST_DATABASE_URL", base)];
+    // Cold: no derived template (nor the template below them); each group's first run builds.
+    forget_bench_template(rt, conn);
+    let mut cold: BTreeMap<&str, Duration> = BTreeMap::new();
+    for group in groups {
+        cold.insert(group, run_group(&dbtest_bin, group, &dbtest_env));
+    }
+    let mut walls: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut whole: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut share: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for _ in 0..WARM_RUNS {
+        for group in groups {
+            walls
+                .entry(group)
+                .or_default()
+                .push(run_group(&dbtest_bin, group, &dbtest_env));
+            let (all, ours) = whole_and_share(timings);
+            whole.entry(group).or_default().extend(all);
+            share.entry(group).or_default().extend(ours);
+        }
+    }
+    let sqlx_env = [("DATABASE_URL", sqlx_url.as_str())];
+    let sqlx_wall = run_group(&sqlx_bin, "fixtures", &sqlx_env);
+    let tests = 16;
+    let sqlx_per_test = sqlx_wall / tests;
+    rt.block_on(conn.execute(sql::raw_sql(&format!("DROP DATABASE {SCRATCH}"))))
+        .unwrap();
+
+    println!(
+        "
+layers: {tests} tests a group, each needing 210 rows in 10 tables (100-table schema), one thread;"
+    );
+    println!("per test = from its start to its end (p50 of {WARM_RUNS} warm runs); dbtest's share = all but the body;");
+    println!("cold = the group's first run, which builds its template (the bare one first, then derived ones)
+");
+    println!(
+        "{:<34} {:>10} {:>12} {:>14} {:>10} {:>12}",
+        "group", "wall", "per test", "dbtest share", "cold", "vs sqlx"
+    );
+    println!(
+        "{:<34} {:>10.3?} {:>12.1?} {:>14} {:>10} {:>12}",
+        "#[sqlx::test] fixtures(3 files)", sqlx_wall, sqlx_per_test, "-", "-", "1.0x"
+    );
+    for group in groups {
+        let label = match group {
+            "bare" => "db_test, no rows",
+            "fixtures" => "db_test fixtures(3 files)",
+            "replayed" => "db_test, 3 files run in the body",
+            "setup" => "db_test setup = seed",
+            _ => "db_test, seed called in the body",
+        };
+        let per_test = percentile(&whole[group], 50);
+        println!(
+            "{:<34} {:>10.3?} {:>12.1?} {:>14.1?} {:>10.3?} {:>11.1}x",
+            label,
+            percentile(&walls[group], 50),
+            per_test,
+            percentile(&share[group], 50),
+            cold[group],
+            sqlx_per_test.as_secs_f64() / per_test.as_secs_f64()
+        );
+    }
+}
+
+/// Per-test times from a DBTEST_TIMINGS file: the whole test (template, acquire, body, release)
+/// and dbtest's share of it (all but the body).
+fn whole_and_share(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
+    test_lines(path)
+        .map(|[template, acquire, body, release]| {
+            (
+                Duration::from_micros(template + acquire + body + release),
+                Duration::from_micros(template + acquire + release),
+            )
+        })
+        .unzip()
 }
 
 /// The release series: `tests/series.rs` (20 tests, each reads a seed row and inserts one row
@@ -365,8 +474,20 @@ fn percentile(v: &[Duration], p: usize) -> Duration {
 /// acquisition (template + acquire) and dbtest's whole share of the test, its critical path
 /// (everything but the body: template + acquire + release).
 fn acquisitions(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    test_lines(path)
+        .map(|[template, acquire, _body, release]| {
+            (
+                Duration::from_micros(template + acquire),
+                Duration::from_micros(template + acquire + release),
+            )
+        })
+        .unzip()
+}
+
+/// The test lines of a DBTEST_TIMINGS file: microseconds of template, acquire, body, release.
+fn test_lines(path: &Path) -> impl Iterator<Item = [u64; 4]> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<[u64; 4]> = text
         .lines()
         .filter_map(|l| {
             let f: Vec<u64> = l
@@ -374,15 +495,10 @@ fn acquisitions(path: &Path) -> (Vec<Duration>, Vec<Duration>) {
                 .skip(1)
                 .map(|v| v.parse().ok())
                 .collect::<Option<_>>()?;
-            let [template, acquire, _body, release] = f[..] else {
-                return None;
-            };
-            Some((
-                Duration::from_micros(template + acquire),
-                Duration::from_micros(template + acquire + release),
-            ))
+            f.try_into().ok()
         })
-        .unzip()
+        .collect();
+    lines.into_iter()
 }
 
 /// The background resets' times from a DBTEST_TIMINGS file (lines `test, "reset", µs`).

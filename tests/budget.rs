@@ -5,7 +5,6 @@
 #[cfg(feature = "sqlx-0_8")]
 extern crate sqlx08 as sqlx;
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,19 +67,9 @@ fn sixty_four_processes_stay_within_the_connection_budget() {
     };
 
     let started = Instant::now();
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            dbtest_tests::member("member_uses_its_whole_pool")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs = dbtest_tests::outputs_together(
+        (0..PROCESSES).map(|_| dbtest_tests::member("member_uses_its_whole_pool")),
+    );
     let wall = started.elapsed();
     done.store(true, Ordering::Relaxed);
     watcher.join().unwrap();

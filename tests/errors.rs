@@ -93,7 +93,7 @@ fn a_failing_fixture_names_its_file() {
     let line = the_line(&stderr);
     assert!(
         line.starts_with(
-            "dbtest: fixture `fixtures/broken.sql` failed on test database `dbtest_db_"
+            "dbtest: fixture `fixtures/broken.sql` failed while building template `dbtest_tpl_"
         ),
         "{line}"
     );

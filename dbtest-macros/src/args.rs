@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::{LitBool, LitStr, Token};
 
 /// The keys `#[db_test]` accepts, for messages.
-const KEYS: &str = "`migrations`, `migrator` or `fixtures`";
+const KEYS: &str = "`migrations`, `migrator`, `fixtures` or `setup`";
 
 /// Where the test's migrations come from.
 pub enum MigrationsArg {
@@ -22,6 +22,16 @@ pub enum MigrationsArg {
     Disabled,
     /// `migrator = "path::MIGRATOR"`.
     Migrator(syn::Path),
+}
+
+/// The test's setup function.
+pub enum SetupArg {
+    /// No argument: the default of Cargo.toml, if any.
+    Inherited,
+    /// `setup = "path::to::seed"`.
+    Path(syn::Path),
+    /// `setup = false`: none, whatever Cargo.toml says.
+    Disabled,
 }
 
 /// One fixture: the path `include_str!` reads, relative to the test's source file.
@@ -39,6 +49,9 @@ pub struct Args {
     pub fixtures: Vec<Fixture>,
     /// The span of the first `fixtures(...)`, for errors about fixtures as a whole.
     pub fixtures_span: Option<Span>,
+    pub setup: SetupArg,
+    /// The span of the `setup` argument.
+    pub setup_span: Option<Span>,
 }
 
 impl Args {
@@ -49,6 +62,8 @@ impl Args {
             migrations_span: None,
             fixtures: Vec::new(),
             fixtures_span: None,
+            setup: SetupArg::Inherited,
+            setup_span: None,
         };
         let mut errors = Errors::default();
         let parser = syn::meta::parser(|meta| {
@@ -104,6 +119,37 @@ impl Args {
                     errors.push(syn::Error::new(
                         other.span(),
                         "expected `migrator = \"<path of a static sqlx::migrate::Migrator>\"`",
+                    ));
+                }
+            } else if key.is_ident("setup") {
+                let value = meta.value()?;
+                if args.setup_span.replace(key.span()).is_some() {
+                    errors.push(syn::Error::new(key.span(), "duplicate `setup` argument"));
+                }
+                if value.peek(LitStr) {
+                    let lit: LitStr = value.parse()?;
+                    match lit.parse::<syn::Path>() {
+                        Ok(path) => args.setup = SetupArg::Path(path),
+                        Err(_) => errors.push(syn::Error::new(
+                            lit.span(),
+                            "expected the path of an `async fn(MySqlPool)`, e.g. `setup = \"crate::seed\"`",
+                        )),
+                    }
+                } else if value.peek(LitBool) {
+                    let b: LitBool = value.parse()?;
+                    if b.value {
+                        errors.push(syn::Error::new(
+                            b.span(),
+                            "`setup = true` names no function; write `setup = \"<path of an async fn(MySqlPool)>\"`",
+                        ));
+                    } else {
+                        args.setup = SetupArg::Disabled;
+                    }
+                } else {
+                    let other: syn::Expr = value.parse()?;
+                    errors.push(syn::Error::new(
+                        other.span(),
+                        "expected `setup = \"<path of an async fn(MySqlPool)>\"` or `setup = false`",
                     ));
                 }
             } else if key.is_ident("fixtures") {
@@ -328,6 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn setup_forms() {
+        let a = parse(quote!(setup = "crate::seed::company")).unwrap();
+        assert!(matches!(&a.setup, SetupArg::Path(p) if p.segments.len() == 3));
+        let a = parse(quote!(setup = false, fixtures("users"))).unwrap();
+        assert!(matches!(a.setup, SetupArg::Disabled));
+        let a = parse(quote!(fixtures("users"))).unwrap();
+        assert!(matches!(a.setup, SetupArg::Inherited));
+        let e = parse(quote!(setup = "not a path")).err().unwrap();
+        assert_eq!(
+            e,
+            "expected the path of an `async fn(MySqlPool)`, e.g. `setup = \"crate::seed\"`"
+        );
+        let e = parse(quote!(setup = true)).err().unwrap();
+        assert!(e.starts_with("`setup = true` names no function"), "{e}");
+        let e = parse(quote!(setup = seed)).err().unwrap();
+        assert_eq!(
+            e,
+            "expected `setup = \"<path of an async fn(MySqlPool)>\"` or `setup = false`"
+        );
+        let e = parse(quote!(setup = "a", setup = "b")).err().unwrap();
+        assert_eq!(e, "duplicate `setup` argument");
+    }
+
+    #[test]
     fn every_error_is_reported_at_once() {
         let e = parse(quote!(
             migratons = "x",
@@ -339,10 +409,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             e,
-            "unknown argument `migratons`; expected `migrations`, `migrator` or `fixtures` \
+            "unknown argument `migratons`; expected `migrations`, `migrator`, `fixtures` or `setup` \
              | `migrations = true` is the default; remove it, or write `migrations = \"<dir>\"` \
              | do not mix fixture names (`\"users\"`) and fixture paths (`\"../fixtures/users.sql\"`) in one `fixtures(...)` \
-             | unknown argument `speed`; expected `migrations`, `migrator` or `fixtures`"
+             | unknown argument `speed`; expected `migrations`, `migrator`, `fixtures` or `setup`"
         );
     }
 

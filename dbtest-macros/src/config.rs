@@ -9,12 +9,13 @@
 //! pool_size = 3
 //! keep = "never"                 # failed | never | always
 //! url_env = "APP_TEST_DB_URL"    # read before DBTEST_DATABASE_URL and DATABASE_URL
+//! setup = "app::testing::seed"   # or false; a path as the test's own crate sees it
 //! ```
 
 use std::path::{Path, PathBuf};
 
 /// The keys, for messages.
-const KEYS: &str = "`migrations`, `fixtures`, `pool_size`, `keep`, `url_env`";
+const KEYS: &str = "`migrations`, `fixtures`, `pool_size`, `keep`, `url_env`, `setup`";
 
 /// Default migrations.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct Defaults {
     pub pool_size: Option<u32>,
     pub keep: Option<String>,
     pub url_env: Option<String>,
+    /// The setup function's path (checked to be a path).
+    pub setup: Option<String>,
     /// Every Cargo.toml read (the expansion depends on them, so cargo rebuilds when they change).
     pub files: Vec<PathBuf>,
 }
@@ -155,6 +158,20 @@ impl Defaults {
                         })?;
                     self.url_env = Some(v.to_owned());
                 }
+                "setup" => {
+                    // A package's `false` takes back its workspace's setup.
+                    self.setup = match value {
+                        toml::Value::Boolean(false) => None,
+                        toml::Value::String(s) if syn::parse_str::<syn::Path>(s).is_ok() => {
+                            Some(s.clone())
+                        }
+                        _ => {
+                            return Err(format!(
+                                "{here}: expected `setup = \"<path of an async fn(MySqlPool)>\"` or `setup = false`"
+                            ))
+                        }
+                    };
+                }
                 other => return Err(format!("{here}: unknown key `{other}`; expected {KEYS}")),
             }
         }
@@ -221,6 +238,36 @@ mod tests {
         assert_eq!(a.files, [t.0.join("Cargo.toml"), t.0.join("a/Cargo.toml")]);
         let b = Defaults::load(&t.0.join("b")).unwrap();
         assert_eq!(b.pool_size, Some(3));
+    }
+
+    #[test]
+    fn a_package_takes_back_or_replaces_the_workspace_setup() {
+        let t = Tree::new(&[
+            (
+                "Cargo.toml",
+                "[workspace]\n[workspace.metadata.dbtest]\nsetup = \"app::testing::seed\"\n",
+            ),
+            (
+                "a/Cargo.toml",
+                "[package]\nname = \"a\"\n[package.metadata.dbtest]\nsetup = false\n",
+            ),
+            ("b/Cargo.toml", "[package]\nname = \"b\"\n"),
+            (
+                "c/Cargo.toml",
+                "[package]\nname = \"c\"\n[package.metadata.dbtest]\nsetup = \"crate::seed\"\n",
+            ),
+        ]);
+        assert_eq!(Defaults::load(&t.0.join("a")).unwrap().setup, None);
+        let b = Defaults::load(&t.0.join("b")).unwrap().setup;
+        assert_eq!(b.as_deref(), Some("app::testing::seed"));
+        let c = Defaults::load(&t.0.join("c")).unwrap().setup;
+        assert_eq!(c.as_deref(), Some("crate::seed"));
+        let t = Tree::new(&[(
+            "Cargo.toml",
+            "[package]\nname = \"a\"\n[package.metadata.dbtest]\nsetup = \"not a path\"\n",
+        )]);
+        let e = Defaults::load(&t.0).err().unwrap();
+        assert!(e.contains("expected `setup = "), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr};
 
-use crate::args::{Args, Errors, MigrationsArg};
+use crate::args::{Args, Errors, MigrationsArg, SetupArg};
 use crate::config::{Defaults, MigrationsDefault};
 
 /// Expands `#[db_test(attr)] item`, with `manifest_dir` the directory of the crate's Cargo.toml.
@@ -103,6 +103,12 @@ fn check_args_need_database(func: &ItemFn, args: &Args, errors: &mut Errors) {
             format!("migrations need a database, but this test takes no parameter; {hint}"),
         ));
     }
+    if let (Some(span), SetupArg::Path(_)) = (args.setup_span, &args.setup) {
+        errors.push(syn::Error::new(
+            span,
+            format!("a setup needs a database, but this test takes no parameter; {hint}"),
+        ));
+    }
 }
 
 /// A missing fixture file is a compile error on its literal. Where the compiler cannot say which
@@ -186,6 +192,25 @@ fn generate(func: &ItemFn, args: &Args, defaults: &Defaults, manifest_dir: &Path
         quote!(#private::Keep::#variant)
     }));
     let url_env = option(defaults.url_env.as_ref().map(|v| quote!(#v)));
+    let setup = match (&args.setup, &defaults.setup) {
+        _ if inputs.is_empty() => None,
+        (SetupArg::Path(path), _) => Some((path.clone(), path.span())),
+        (SetupArg::Inherited, Some(path)) => syn::parse_str::<syn::Path>(path)
+            .ok()
+            .map(|p| (p, Span::call_site())),
+        _ => None,
+    };
+    // Type errors in the call (a setup of the wrong signature) point at the path.
+    let setup = option(setup.map(|(path, span)| {
+        let written = path.to_token_stream().to_string().replace(' ', "");
+        quote_spanned! {span=>
+            #private::Setup {
+                path: #written,
+                name: || ::core::any::type_name_of_val(&#path),
+                run: |pool| #private::setup_future(#path(pool)),
+            }
+        }
+    }));
     // The Cargo.toml files the defaults came from: their contents are part of the expansion, so
     // cargo rebuilds the test when they change.
     let tracked = defaults.files.iter().map(|f| {
@@ -210,6 +235,7 @@ fn generate(func: &ItemFn, args: &Args, defaults: &Defaults, manifest_dir: &Path
                     test_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                     migrations: #migrations,
                     fixtures: &[#(#fixtures),*],
+                    setup: #setup,
                     should_panic: #should_panic,
                     pool_size: #pool_size,
                     keep: #keep,
@@ -261,6 +287,17 @@ mod tests {
                 /// Docs stay.
                 #[ignore]
                 async fn lists_users(pool: MySqlPool) -> sqlx::Result<()> { Ok(()) }
+            },
+        );
+    }
+
+    #[test]
+    fn setup_and_fixtures() {
+        snapshot(
+            "setup_fixtures",
+            quote!(setup = "crate::seed", fixtures("users")),
+            quote! {
+                async fn t(pool: MySqlPool) {}
             },
         );
     }

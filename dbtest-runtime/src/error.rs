@@ -120,10 +120,10 @@ pub enum Error {
         reason: Cause,
     },
 
-    /// Creating a test database from the template failed.
-    #[error("could not create test database `{database}` from template `{template}`: {reason}")]
+    /// Creating a test database (or a derived template) from a template failed.
+    #[error("could not create database `{database}` from template `{template}`: {reason}")]
     Clone {
-        /// The test database.
+        /// The new database.
         database: String,
         /// Its template.
         template: String,
@@ -132,14 +132,28 @@ pub enum Error {
         reason: Cause,
     },
 
-    /// A fixture script failed.
-    #[error("fixture `{fixture}` failed on test database `{database}`: {reason}")]
+    /// A fixture script failed while it was built into a derived template.
+    #[error("fixture `{fixture}` failed while building template `{template}`: {reason}")]
     Fixture {
         /// The fixture's path as written in the attribute.
         fixture: String,
-        /// The test database.
-        database: String,
+        /// The derived template being built.
+        template: String,
         /// The server's error.
+        #[source]
+        reason: Cause,
+    },
+
+    /// A setup function failed (returned `Err`, panicked, or kept a connection) while it was
+    /// built into a derived template. Every test of this process that uses it is given this
+    /// error; the setup is not run again until the next process.
+    #[error("setup `{setup}` failed while building template `{template}`: {reason}")]
+    Setup {
+        /// The setup function's path as written.
+        setup: String,
+        /// The derived template being built.
+        template: String,
+        /// What it returned, its panic's message, or what dbtest saw.
         #[source]
         reason: Cause,
     },

@@ -1,6 +1,6 @@
 //! A test's database from start to end: a clean one claimed from the warm pool or a new clone,
 //! owned through an advisory lock named after it for its whole life (taken before the database
-//! exists), fixtures applied; at the end given back to the pool, dropped, or kept, as the
+//! exists); at the end given back to the pool, dropped, or kept, as the
 //! outcome and `DBTEST_KEEP` say.
 
 use std::sync::Arc;
@@ -13,20 +13,12 @@ use crate::config::Keep;
 use crate::context::Context;
 use crate::db;
 use crate::error::{Error, Result};
+use crate::layer::{Fixture, Setup};
 use crate::migrations::Migrations;
 use crate::naming::{self, DbName};
 use crate::registry;
 use crate::template::Template;
 use crate::{background, clone, pool, say, slot};
-
-/// A fixture script, applied to the test's database after cloning.
-#[derive(Debug, Clone, Copy)]
-pub struct Fixture {
-    /// The path as written in (or derived from) the attribute, for messages.
-    pub path: &'static str,
-    /// The script.
-    pub contents: &'static str,
-}
 
 /// Everything a test needs to get its database.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +27,10 @@ pub struct TestArgs {
     pub test_path: &'static str,
     /// The migration source.
     pub migrations: Migrations,
-    /// Fixtures, in order.
+    /// Fixtures, in order: built into a derived template (over the setup's, if any).
     pub fixtures: &'static [Fixture],
+    /// A setup function: built into a derived template of its own.
+    pub setup: Option<Setup>,
     /// The test carries `#[should_panic]`: a panic is its success.
     pub should_panic: bool,
     /// `pool_size` from `[*.metadata.dbtest]` in Cargo.toml (overrides `DBTEST_POOL_SIZE`).
@@ -51,7 +45,7 @@ pub struct TestArgs {
 #[derive(Debug)]
 pub(crate) struct TestDb {
     pub name: DbName,
-    /// Holds the owner lock and the connection slot; also applies fixtures, resets or drops.
+    /// Holds the owner lock and the connection slot; also resets or drops.
     owner: MySqlConnection,
     template: Arc<Template>,
     /// Since when a reset proved it clean (a pool database), on the server's clock.
@@ -87,12 +81,11 @@ fn ending(keep: Keep, failed: bool, provable: bool, resettable: bool) -> Ending 
 }
 
 /// A database for the test at `test_path`: a clean one from the warm pool if there is one, else a
-/// new clone of `template`; then `fixtures`.
+/// new clone of `template`.
 pub(crate) async fn acquire(
     ctx: &'static Context,
     template: &Arc<Template>,
     test_path: &'static str,
-    fixtures: &'static [Fixture],
 ) -> Result<TestDb> {
     let mut owner = slot::take(ctx).await?;
     let reusable = resettable(ctx, template);
@@ -124,7 +117,7 @@ pub(crate) async fn acquire(
             &template.name,
             template.clone_sql(ctx.dialect()),
             &db.name,
-            Some(test_path),
+            clone::Made::Test(Some(test_path)),
         )
         .await;
         if let Err(e) = cloned {
@@ -135,12 +128,6 @@ pub(crate) async fn acquire(
     pool::started();
     if reusable {
         pool::refill(ctx, template.clone(), ready);
-    }
-    for fixture in fixtures {
-        if let Err(err) = apply(ctx, &mut db, fixture).await {
-            let _ = release(ctx, db, Ending::Drop, test_path).await;
-            return Err(err);
-        }
     }
     Ok(db)
 }
@@ -172,27 +159,6 @@ async fn claim(
             return Ok(claimed);
         }
     }
-}
-
-/// Runs `fixture` on `db`, bounded by `DBTEST_DDL_TIMEOUT`.
-async fn apply(ctx: &Context, db: &mut TestDb, fixture: &Fixture) -> Result<()> {
-    db::bounded(
-        || format!("fixture `{}` on {}", fixture.path, db.name),
-        ctx.ddl_timeout,
-        "raise DBTEST_DDL_TIMEOUT, or look for a stalled server",
-        async {
-            sqlx::raw_sql(fixture.contents)
-                .execute(&mut db.owner)
-                .await
-                .map(drop)
-                .map_err(|e| Error::Fixture {
-                    fixture: fixture.path.to_owned(),
-                    database: db.name.as_str().to_owned(),
-                    reason: e.into(),
-                })
-        },
-    )
-    .await
 }
 
 /// How a test database's life ends (chosen by [`TestDb::ending`]).

@@ -93,6 +93,7 @@ mod dialect;
 #[cfg(test)]
 mod docs;
 mod error;
+mod layer;
 mod lease;
 mod migrations;
 mod naming;
@@ -382,7 +383,8 @@ pub mod __private {
         pub use crate::compat::{query, query_scalar, raw_sql};
     }
     pub use crate::config::{redact_url, Keep};
-    pub use crate::lease::{Fixture, TestArgs};
+    pub use crate::layer::{Fixture, Setup, SetupFuture};
+    pub use crate::lease::TestArgs;
     pub use crate::migrations::{Migrations, MigratorSource};
-    pub use crate::run::{TestFn, TestOutcome};
+    pub use crate::run::{setup_future, TestFn, TestOutcome};
 }

@@ -260,7 +260,7 @@ async fn make_ready(ctx: &Context, template: &Template, name: &DbName) -> Result
         &template.name,
         template.clone_sql(ctx.dialect()),
         name,
-        None,
+        clone::Made::Test(None),
     )
     .await
     {

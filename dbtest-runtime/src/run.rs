@@ -14,6 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::MySql;
 
 use crate::context::Context;
+use crate::layer::{Layer, SetupFuture};
 use crate::lease::{self, TestArgs, TestDb};
 use crate::naming::DbName;
 use crate::{background, registry, say, sweep, template};
@@ -28,9 +29,13 @@ pub trait TestFn {
     fn run_test(self, args: TestArgs);
 }
 
-/// What a test body may return: `()` or `Result<T, E: Debug>`.
+/// What a test body or a setup function may return: `()` or `Result<T, E: Debug>`.
+#[diagnostic::on_unimplemented(
+    message = "a `#[db_test]` function or setup cannot return `{Self}`",
+    label = "return `()` or `Result<T, E>` where `E: Debug`"
+)]
 pub trait TestOutcome {
-    /// `Err` with the message a failing test prints.
+    /// `Err` with the `Debug` of the error.
     fn into_outcome(self) -> Result<(), String>;
 }
 
@@ -42,9 +47,17 @@ impl TestOutcome for () {
 
 impl<T, E: Debug> TestOutcome for Result<T, E> {
     fn into_outcome(self) -> Result<(), String> {
-        self.map(drop)
-            .map_err(|e| format!("test returned Err: {e:?}"))
+        self.map(drop).map_err(|e| format!("{e:?}"))
     }
+}
+
+/// The future a [`Setup`](crate::layer::Setup) runs for setup function call `call`.
+pub fn setup_future<F>(call: F) -> SetupFuture
+where
+    F: Future + 'static,
+    F::Output: TestOutcome,
+{
+    Box::pin(async move { call.await.into_outcome() })
 }
 
 impl<Fut> TestFn for fn(MySqlPool) -> Fut
@@ -108,12 +121,12 @@ where
 {
     fn run_test(self, args: TestArgs) {
         assert!(
-            args.fixtures.is_empty(),
-            "dbtest: fixtures need a database parameter"
+            args.fixtures.is_empty() && args.setup.is_none(),
+            "dbtest: fixtures and setup need a database parameter"
         );
         let rt = runtime();
-        if let Err(message) = rt.block_on(self()).into_outcome() {
-            panic!("{message}");
+        if let Err(e) = rt.block_on(self()).into_outcome() {
+            panic!("test returned Err: {e}");
         }
     }
 }
@@ -194,7 +207,8 @@ fn run_with_database<Fut>(
 }
 
 /// The test's database, on dbtest thread `home` (`timings` from `started`): the server prepared, the template ensured and
-/// the sweep run (once per process each), then a database acquired. Panics with the error.
+/// the sweep run (once per process each; a derived template's layers are built into it), then a
+/// database acquired. Panics with the error.
 fn get_database(
     rt: &tokio::runtime::Runtime,
     ctx: &'static Context,
@@ -206,14 +220,15 @@ fn get_database(
     let (db, template_time) = rt
         .block_on(background::spawn(home, move || async move {
             ctx.prepare(registry::prepare(ctx)).await?;
-            let template = template::ensure(ctx, args.migrations)
+            let layers = Layer::of(args.setup, args.fixtures);
+            let template = template::ensure(ctx, args.migrations, &layers)
                 .instrument(tracing::debug_span!("template"))
                 .await?;
             ctx.sweep_once(sweep::sweep_expired(ctx))
                 .instrument(tracing::debug_span!("sweep"))
                 .await;
             let template_time = started.elapsed();
-            lease::acquire(ctx, &template, args.test_path, args.fixtures)
+            lease::acquire(ctx, &template, args.test_path)
                 .instrument(tracing::debug_span!("acquire", test = args.test_path))
                 .await
                 .map(|db| (db, template_time))
@@ -258,11 +273,11 @@ fn report(
             }
             resume_unwind(panic)
         }
-        Ok(Err(message)) => {
+        Ok(Err(error)) => {
             if let Err(e) = teardown {
                 eprintln!("dbtest: {e}");
             }
-            panic!("{message}");
+            panic!("test returned Err: {error}");
         }
         Ok(Ok(())) => {
             if let Err(e) = teardown {
@@ -277,7 +292,7 @@ fn report(
 struct Timings {
     /// Until the template was known (first test of a process: registry, build or probe, sweep).
     template: Duration,
-    /// Connection slot, claim or clone, fixtures.
+    /// Connection slot, claim or clone.
     acquire: Duration,
     body: Duration,
     /// Pool close, then reset and return, drop, or keep.

@@ -71,9 +71,11 @@ pub struct Entry {
     pub ready: bool,
     /// Test databases in the warm pool: seconds since it was put there.
     pub ready_s: Option<i64>,
-    /// Test databases: the template it was cloned from.
+    /// Test databases: the template it was cloned from; derived templates: the template they
+    /// were built on (empty for a template built from migrations).
     pub template: String,
-    /// The test that made it, and where it ran.
+    /// Test databases: the test that made it. Derived templates: what they add to the template
+    /// below (`setup crate::seed`, `fixtures fixtures/users.sql`).
     pub test: String,
     /// `host:pid` of the process that registered it.
     pub origin: String,

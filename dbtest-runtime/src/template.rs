@@ -1,14 +1,19 @@
-//! The template of a migration set: built once per server under an advisory lock, ready only when
-//! its marker says so, and looked up once per process (a failed build is cached too).
+//! The template of a migration set, or a derived template (a [`Layer`] built on a clone of the
+//! template below it): built once per server under an advisory lock, ready only when its marker
+//! says so, and looked up once per process (a failed build is cached too).
 //!
 //! ```text
 //! GET_LOCK(template, DBTEST_LOCK_TIMEOUT) on one pinned connection (a sweep drops a template
 //!      │                                  only under it)
 //!      ├─ probe the marker ──ready──▶ record the use, done (the warm path)
-//!      └─ not ready: DROP half-built leftovers, CREATE, migrate, read the clone script,
-//!         make two clones and read their state (the reference a reset must reproduce),
+//!      └─ not ready: DROP half-built leftovers, then CREATE and migrate (or, for a derived
+//!         template, ensure the template below, clone it and apply the layer), read the clone
+//!         script, make two clones and read their state (the reference a reset must reproduce),
 //!         write the marker and its seal (last), put the clones in the warm pool, RELEASE_LOCK
 //! ```
+//!
+//! A derived template is probed first: a process that finds it ready never looks at the
+//! templates below it.
 //!
 //! The marker holds SQL that later runs execute (the clone script), in a database every account
 //! with the grant on `dbtest\_%` may write. So each account has templates of its own (the name
@@ -32,6 +37,7 @@ use crate::context::Context;
 use crate::db;
 use crate::dialect::Server;
 use crate::error::{Cause, Error, Result};
+use crate::layer::Layer;
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident, DbName};
 use crate::registry::{self, Kind};
@@ -74,18 +80,42 @@ impl Template {
 /// Where a process keeps the template of one migration source, in its [`Context`].
 type Cell = tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>;
 
-/// The template for `source`, built if need be; once per process and source.
+/// What a template is built from.
+enum Source<'a> {
+    /// Migrations, on an empty database.
+    Migrations(&'a MigrationSet),
+    /// `layer`, on a clone of the template of `base` with `below` built on it.
+    Layer {
+        base: Migrations,
+        below: &'a [Layer],
+        layer: &'a Layer,
+    },
+}
+
+/// The template of `base` with `layers` built on it (bottom up), built if need be; once per
+/// process for each.
 ///
 /// Tests run on runtimes of their own, so the cell holds no connection: only the template's name
 /// and script, or the error every later test of this process reports at once.
 pub(crate) async fn ensure(
     ctx: &'static Context,
-    source: Migrations,
+    base: Migrations,
+    layers: &[Layer],
 ) -> Result<Arc<Template>, Arc<Error>> {
-    ctx.cell::<Cell>(&format!("template:{}", source.cache_key()))
+    let cell = layers
+        .iter()
+        .fold(format!("template:{}", base.cache_key()), |key, layer| {
+            format!("{key}+{}", layer.key())
+        });
+    ctx.cell::<Cell>(&cell)
         .get_or_init(|| async {
-        let set = MigrationSet::load(source).await.map_err(Arc::new)?;
-        let template = build_or_fetch(ctx, &set).await.map_err(Arc::new)?;
+        let set = MigrationSet::load(base).await.map_err(Arc::new)?;
+        let key = layers.iter().fold(set.key.clone(), |key, layer| layer.derive(&key));
+        let source = match layers.split_last() {
+            None => Source::Migrations(&set),
+            Some((layer, below)) => Source::Layer { base, below, layer },
+        };
+        let template = build_or_fetch(ctx, &key, &source).await.map_err(Arc::new)?;
         if let (Err(why), true) = (&template.reference, ctx.reuse) {
             say::once(
                 template.name.as_str(),
@@ -112,7 +142,8 @@ fn account_key(key: &str, account: &str) -> String {
     crate::naming::hex(&h.finalize())
 }
 
-async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
+/// The template keyed `key` (before the account is added), built from `source` if it is not ready.
+async fn build_or_fetch(ctx: &'static Context, key: &str, source: &Source<'_>) -> Result<Template> {
     let mut conn = db::connect(ctx, None).await?;
     // The migrations run on this session: their lock waits are the build's.
     db::set_lock_wait(&mut conn, ctx.build_timeout)
@@ -124,12 +155,12 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
             .await
             .map_err(|e| db::privileges_hint(e, "identifying the server account"))?;
     let session = Some(session);
-    let name = naming::template_name(&account_key(&set.key, &account));
+    let name = naming::template_name(&account_key(key, &account));
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
     db::get_lock(&mut conn, name.as_str(), ctx.lock_timeout, name.as_str()).await?;
     let built = tokio::time::timeout(ctx.build_timeout, async {
-        match probe(&mut conn, &name, &set.key).await? {
+        match probe(&mut conn, &name, key).await? {
             Some(t) => {
                 // For template GC: this template is in use. Its lock waits are a test's now, not
                 // a build's (another session's lock on the registry must not hold it for long).
@@ -138,7 +169,7 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
                 }
                 Ok(t)
             }
-            None => build(ctx, &mut conn, &name, set).await,
+            None => build(ctx, &mut conn, &name, key, source).await,
         }
     })
     .await;
@@ -152,9 +183,9 @@ async fn build_or_fetch(ctx: &Context, set: &MigrationSet) -> Result<Template> {
             // The build is stuck (a migration waiting on a lock, a stalled server): end its
             // session, which frees the template lock, then remove what it left.
             drop(conn);
-            abandon_build(ctx, &name, &set.key, session).await;
+            abandon_build(ctx, &name, key, session).await;
             Err(Error::Timeout {
-                what: format!("building template {name} (running the migrations and reading the result)"),
+                what: format!("building template {name} ({}, and reading the result)", source.describe()),
                 bound: ctx.build_timeout,
                 hint: "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
             })
@@ -342,13 +373,24 @@ pub(crate) async fn no_reset(conn: &mut MySqlConnection, name: &DbName) -> Optio
     }
 }
 
-/// Builds template `name` from scratch; a failed build is dropped again (it could never become
-/// ready). The caller holds the template lock on `conn`.
+impl Source<'_> {
+    /// What building from this source does, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Source::Migrations(set) => format!("running {} migrations", set.len()),
+            Source::Layer { layer, .. } => format!("applying {}", layer.describe()),
+        }
+    }
+}
+
+/// Builds template `name` (keyed `key`) from scratch; a failed build is dropped again (it could
+/// never become ready). The caller holds the template lock on `conn`.
 async fn build(
-    ctx: &Context,
+    ctx: &'static Context,
     conn: &mut MySqlConnection,
     name: &DbName,
-    set: &MigrationSet,
+    key: &str,
+    source: &Source<'_>,
 ) -> Result<Template> {
     // A database of this name that the registry does not list was not made by dbtest: leave it.
     let exists: i64 = sqlx::query_scalar(
@@ -371,22 +413,27 @@ async fn build(
                 .into(),
         });
     }
-    // A directory's migrations are read now: one sqlx cannot read fails before anything is made.
-    set.migrator().await?;
+    if let Source::Migrations(set) = source {
+        // A directory's migrations are read now: one sqlx cannot read fails before anything is
+        // made.
+        set.migrator().await?;
+    }
     let started = std::time::Instant::now();
-    let built = build_steps(ctx, conn, name, set).await;
-    if built.is_ok() {
-        // The one line a run prints about its template: when it had to build it.
-        crate::say::announce(&format!(
-            "dbtest: built template {name} ({} migrations) in {:.0?}",
-            set.len(),
-            started.elapsed()
-        ));
+    let built = build_steps(ctx, conn, name, key, source).await;
+    match built {
+        Ok((template, what)) => {
+            // The one line a run prints about its template: when it had to build it.
+            crate::say::announce(&format!(
+                "dbtest: built template {name} ({what}) in {:.0?}",
+                started.elapsed()
+            ));
+            Ok(template)
+        }
+        Err(e) => {
+            let _ = registry::drop_database(conn, name).await;
+            Err(e)
+        }
     }
-    if built.is_err() {
-        let _ = registry::drop_database(conn, name).await;
-    }
-    built
 }
 
 /// Maps a failure of `action` on template `name` to [`Error::Template`].
@@ -402,29 +449,60 @@ fn failed<'a, E: Into<Cause>>(
 }
 
 async fn build_steps(
-    ctx: &Context,
+    ctx: &'static Context,
     lock_conn: &mut MySqlConnection,
     name: &DbName,
-    set: &MigrationSet,
-) -> Result<Template> {
+    key: &str,
+    source: &Source<'_>,
+) -> Result<(Template, String)> {
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
-    // The migrations run on the pinned connection that holds the lock, so a process waiting for
-    // the lock sees what the build is doing.
-    compat::raw_sql(&format!(
-        "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
-        register = registry::register_sql(name, Kind::Template, None, None),
-        db = name
-    ))
-    .execute(&mut *lock_conn)
-    .await
-    .map_err(|e| {
-        db::refused_or(
-            e,
-            "creating a template database",
-            failed(name, "creating the template database"),
-        )
-    })?;
-    set.run(lock_conn, name).await?;
+    // The migrations (or the layer) run on the pinned connection that holds the lock, so a
+    // process waiting for the lock sees what the build is doing.
+    // What was built, for the line that says so.
+    let what = match source {
+        Source::Migrations(set) => {
+            compat::raw_sql(&format!(
+                "{register}; DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}; USE {db}",
+                register = registry::register_sql(name, Kind::Template, None, None),
+                db = name
+            ))
+            .execute(&mut *lock_conn)
+            .await
+            .map_err(|e| {
+                db::refused_or(
+                    e,
+                    "creating a template database",
+                    failed(name, "creating the template database"),
+                )
+            })?;
+            set.run(lock_conn, name).await?;
+            format!("{} migrations", set.len())
+        }
+        Source::Layer { base, below, layer } => {
+            let parent =
+                Box::pin(ensure(ctx, *base, below))
+                    .await
+                    .map_err(|e| Error::Template {
+                        template: name.as_str().to_owned(),
+                        action: "building the template it derives from",
+                        reason: Cause::Earlier(e),
+                    })?;
+            let made = clone::Made::Template {
+                layer: &layer.label(),
+            };
+            clone::clone_into(
+                ctx,
+                lock_conn,
+                &parent.name,
+                parent.clone_sql(ctx.dialect()),
+                name,
+                made,
+            )
+            .await?;
+            layer.apply(ctx, lock_conn, name).await?;
+            format!("{} on template {}", layer.describe(), parent.name)
+        }
+    };
     disable_events(lock_conn, name).await.map_err(|e| {
         db::refused_or(
             e,
@@ -436,9 +514,9 @@ async fn build_steps(
     // The template is read on a fresh connection: whatever session state the migrations left
     // behind (sql_mode, foreign_key_checks, …) must not change how it is read.
     let mut conn = db::connect(ctx, None).await?;
-    let marked = read_and_mark(ctx, &mut conn, name, set).await;
+    let marked = read_and_mark(ctx, &mut conn, name, key).await;
     db::close(conn).await;
-    marked
+    marked.map(|template| (template, what))
 }
 
 /// Disables every event of template `name`, so that neither it nor any clone runs one: an event
@@ -477,7 +555,7 @@ async fn read_and_mark(
     ctx: &Context,
     conn: &mut MySqlConnection,
     name: &DbName,
-    set: &MigrationSet,
+    key: &str,
 ) -> Result<Template> {
     let script = snapshot::read(conn, name, ctx.dialect())
         .await
@@ -494,7 +572,7 @@ async fn read_and_mark(
     let made = match reference {
         Ok(reference) => {
             template.reference = reference;
-            write_marker(conn, &template, set).await
+            write_marker(conn, &template, key).await
         }
         Err(e) => Err(e),
     };
@@ -567,7 +645,7 @@ async fn clone_and_read(
         &template.name,
         template.clone_sql(ctx.dialect()),
         clone,
-        None,
+        clone::Made::Test(None),
     )
     .await?;
     // After the clone: it ends by restoring the session's own settings.
@@ -578,11 +656,7 @@ async fn clone_and_read(
 }
 
 /// Writes the ready marker: the template is ready from this moment.
-async fn write_marker(
-    conn: &mut MySqlConnection,
-    template: &Template,
-    set: &MigrationSet,
-) -> Result<()> {
+async fn write_marker(conn: &mut MySqlConnection, template: &Template, key: &str) -> Result<()> {
     let name = &template.name;
     compat::raw_sql(&format!(
         "CREATE TABLE {db}.{t} (id TINYINT PRIMARY KEY, format_version INT NOT NULL, \
@@ -602,7 +676,7 @@ async fn write_marker(
     let script = template.script.encode();
     let seal = seal_digest(
         i64::from(FORMAT_VERSION),
-        &set.key,
+        key,
         &script,
         state.as_deref(),
         no_reset.as_deref(),
@@ -614,7 +688,7 @@ async fn write_marker(
         m = format!("{}.{}", name, ident(MARKER_TABLE)),
     ))
     .bind(FORMAT_VERSION)
-    .bind(&set.key)
+    .bind(key)
     .bind(&script)
     .bind(&state)
     .bind(&no_reset)

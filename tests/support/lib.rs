@@ -177,6 +177,27 @@ pub fn member(name: &str) -> std::process::Command {
     cmd
 }
 
+/// Starts every one of `commands` at once, their output taken, and waits for all of them: their
+/// outputs, in order (for claims about processes that run together).
+pub fn outputs_together(
+    commands: impl IntoIterator<Item = std::process::Command>,
+) -> Vec<std::process::Output> {
+    use std::process::Stdio;
+    let children: Vec<std::process::Child> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 /// A current-thread runtime, for a `#[test]` (or a benchmark program) that drives the server
 /// itself.
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -10,6 +10,7 @@ fn t() {
             ),
             migrations: ::dbtest_runtime::__private::Migrations::None,
             fixtures: &[],
+            setup: ::core::option::Option::None,
             should_panic: false,
             pool_size: ::core::option::Option::None,
             keep: ::core::option::Option::None,

@@ -12,6 +12,7 @@ pub fn t() {
                 ::dbtest_runtime::__private::MigratorSource::migrator(&crate::MIGRATOR),
             ),
             fixtures: &[],
+            setup: ::core::option::Option::None,
             should_panic: false,
             pool_size: ::core::option::Option::None,
             keep: ::core::option::Option::None,

@@ -21,6 +21,7 @@ fn lists_users() {
                     contents: ::core::include_str!("fixtures/users.sql"),
                 },
             ],
+            setup: ::core::option::Option::None,
             should_panic: false,
             pool_size: ::core::option::Option::None,
             keep: ::core::option::Option::None,
