@@ -32,6 +32,12 @@ static SET: LazyLock<Migrator> = LazyLock::new(|| migrator_from_env(DIR_ENV));
 
 /// Writes a row, says so with its database's name, waits for the gate (if it is not there yet).
 async fn write_and_wait(pool: MySqlPool) {
+    // A database handed over by an earlier test (as `writer_again` gets `writer`'s) is as fresh.
+    let notes: Vec<String> = sqlx::query_scalar("SELECT body FROM notes ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notes, ["from the migration"], "a fresh clone's rows");
     sqlx::query("INSERT INTO notes (body) VALUES ('written')")
         .execute(&pool)
         .await
@@ -342,7 +348,8 @@ fn a_test_waits_for_a_database_being_reset_rather_than_cloning() {
     );
     assert_eq!(
         second, first,
-        "the second test waited for the reset, and got that database"
+        "the second test waited for the reset, and got that database (and passed: it saw none \
+         of the first test's rows)"
     );
     clean_up(&rt, &mut conn, &dir, &[&first]);
 }

@@ -122,8 +122,14 @@ fn a_test_returning_err_fails_and_its_database_is_dropped() {
 #[test]
 fn a_bad_migration_fails_every_test_and_names_its_file() {
     // Both tests in one process: the first builds and fails, the second gets the cached error.
-    let out = run_child("child_broken_", false);
+    let out = run_child_with(
+        "child_broken_",
+        false,
+        &[("DBTEST_KEEP", "never"), ("DBTEST_LOG", "debug")],
+    );
     assert!(!out.success);
+    let builds = out.stderr.matches("dbtest: building template").count();
+    assert_eq!(builds, 1, "one build, its error cached:\n{}", out.stderr);
     let failures: Vec<&str> = out
         .stderr
         .lines()

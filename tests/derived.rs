@@ -346,10 +346,17 @@ fn a_cold_setup_is_built_once_for_processes_started_together() {
     let parent_row = rt.block_on(registered(&mut conn, &parent));
     let listed = rt.block_on(dbtest_runtime::admin::list()).unwrap();
     let entry = listed.iter().find(|e| e.name == derived).cloned();
-    let cleanup: Vec<&str> = [derived.as_str(), parent.as_str()]
-        .into_iter()
-        .filter(|t| t.starts_with("dbtest_tpl_"))
-        .collect();
+    // Every template the processes used, and the ones they derive from.
+    let mut cleanup: Vec<String> = templates.clone();
+    for t in &templates {
+        if let Some((_, parent, _)) = rt.block_on(registered(&mut conn, t)) {
+            cleanup.push(parent);
+        }
+    }
+    cleanup.retain(|t| t.starts_with("dbtest_tpl_"));
+    cleanup.sort();
+    cleanup.dedup();
+    let cleanup: Vec<&str> = cleanup.iter().map(String::as_str).collect();
     rt.block_on(drop_with_clones(&mut conn, &cleanup));
 
     assert!(

@@ -47,7 +47,7 @@ fn the_line(stderr: &str) -> &str {
 
 #[test]
 fn an_unreachable_server_fails_fast_and_hides_the_password() {
-    // Nothing listens on port 1.
+    // Nothing listens on port 1: refused at once.
     let (ok, stderr, took) = child(
         "member",
         &[
@@ -69,6 +69,42 @@ fn an_unreachable_server_fails_fast_and_hides_the_password() {
         "the password leaked:\n{stderr}"
     );
     assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+/// A server that takes the connection and never answers (a stalled one): the wait is
+/// DBTEST_CONNECT_TIMEOUT's, and the error says what it waited for.
+#[test]
+fn a_server_that_never_answers_fails_within_the_connect_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "mysql://app:s3cret-pw@127.0.0.1:{}/db",
+        silent.local_addr().unwrap().port()
+    );
+    let started = Instant::now();
+    let mut member = dbtest_tests::member("member");
+    member
+        .env("DBTEST_DATABASE_URL", &url)
+        .env("DBTEST_CONNECT_TIMEOUT", "2");
+    let out = dbtest_tests::output_within(member, Duration::from_secs(20));
+    let took = started.elapsed();
+    drop(silent);
+    let out = out.expect("the test still waited after 20 s");
+    let (ok, stderr) = (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(!ok);
+    let line = the_line(&stderr);
+    assert!(
+        line.starts_with("dbtest: could not connect to mysql://app:***@127.0.0.1:")
+            && line.contains("no answer within 2s"),
+        "{line}"
+    );
+    assert!(
+        !stderr.contains("s3cret-pw"),
+        "the password leaked:\n{stderr}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
 #[test]

@@ -94,12 +94,21 @@ async fn fixtures_by_path_in_order(pool: MySqlPool) {
     fixtures(path = "data", scripts("two_notes"))
 )]
 async fn fixtures_by_path_and_scripts(pool: MySqlPool) {
-    assert_eq!(notes(&pool).await.len(), 3);
+    assert_eq!(
+        notes(&pool).await,
+        [
+            "from the migration",
+            "from data/two_notes.sql 1",
+            "from data/two_notes.sql 2"
+        ]
+    );
 }
 
 #[db_test]
+#[should_panic(expected = "the body of a plain async test runs")]
 async fn no_parameters_is_a_plain_async_test() {
     tokio::task::yield_now().await;
+    panic!("the body of a plain async test runs");
 }
 
 #[db_test(migrations = false)]
@@ -110,7 +119,13 @@ async fn should_panic_works(_pool: MySqlPool) {
 
 #[db_test(migrations = "tests/simple/migrations")]
 async fn databases_are_private(pool: MySqlPool) -> sqlx::Result<()> {
-    // Written here, seen nowhere else: every other test above sees only the migration's row.
+    // Written here, seen nowhere else: every test of this migration set sees only the migration's
+    // row, whichever database it gets (`background::a_test_waits_for_a_database_being_reset_rather_than_cloning`
+    // hands one test's database to the next for certain).
+    let notes: Vec<String> = sqlx::query_scalar("SELECT body FROM notes")
+        .fetch_all(&pool)
+        .await?;
+    assert_eq!(notes, ["from the migration"]);
     sqlx::query("INSERT INTO notes (body) VALUES ('private')")
         .execute(&pool)
         .await?;

@@ -418,6 +418,7 @@ async fn build(
         // made.
         set.migrator().await?;
     }
+    say::debug(|| format!("building template {name} ({})", source.describe()));
     let started = std::time::Instant::now();
     let built = build_steps(ctx, conn, name, key, source).await;
     match built {

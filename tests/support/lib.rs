@@ -198,6 +198,30 @@ pub fn outputs_together(
         .collect()
 }
 
+/// Runs `command` with its output taken, killing it after `bound`: its output, or `None` if it
+/// was still running then (a test that would hang fails instead).
+pub fn output_within(
+    mut command: std::process::Command,
+    bound: std::time::Duration,
+) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + bound;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
 /// A current-thread runtime, for a `#[test]` (or a benchmark program) that drives the server
 /// itself.
 pub fn runtime() -> tokio::runtime::Runtime {
