@@ -244,6 +244,27 @@ enum Why {
     Pooled,
 }
 
+/// How long a setup's derived template stays unused once a newer one of the same setup on the
+/// same template exists (a rebuild of the test binary makes one): the old binary may still run
+/// somewhere, a CI job on a shared server, and each of its processes records its use.
+pub(crate) const SUPERSEDED_AFTER: Duration = Duration::from_secs(3600);
+
+/// Whether template `e` is a setup's derived template of which `all` holds a newer one: the same
+/// setup (as written) on the same template, built since by another build of the test binary.
+fn superseded(e: &Entry, all: &[Entry]) -> bool {
+    e.test.starts_with("setup ")
+        && !e.template.is_empty()
+        && all.iter().any(|f| {
+            f.kind == "template"
+                && f.exists
+                && f.ready
+                && f.name != e.name
+                && f.template == e.template
+                && f.test == e.test
+                && f.age_s < e.age_s
+        })
+}
+
 /// What the sweep removes, decided from the registry alone. Only databases of dbtest's name
 /// pattern whose owner is gone are candidates; a template with a live test database cloned from
 /// it is never one.
@@ -277,7 +298,10 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
                 let in_use = live_templates.contains(&e.name.as_str());
                 let expired = match mode {
                     Mode::All => true,
-                    Mode::Expired if e.ready => past(settings.template_ttl, e.unused_s),
+                    Mode::Expired if e.ready => {
+                        past(settings.template_ttl, e.unused_s)
+                            || (past(SUPERSEDED_AFTER, e.unused_s) && superseded(e, all))
+                    }
                     Mode::Expired => e.age_s >= grace,
                 };
                 if expired && !in_use {
@@ -464,6 +488,35 @@ mod tests {
             .into_iter()
             .map(|(e, w)| (e.name.clone(), w))
             .collect()
+    }
+
+    #[test]
+    fn a_setups_template_of_an_older_build_goes_an_hour_after_its_last_use() {
+        const PARENT: &str = "dbtest_tpl_cccccccc00000000";
+        let setup = |name: &str, age_s: i64, unused_s: i64, test: &str| Entry {
+            age_s,
+            unused_s: Some(unused_s),
+            template: PARENT.into(),
+            test: test.into(),
+            ..entry(name, "template")
+        };
+        let all = vec![
+            entry(PARENT, "template"),
+            // Built by three builds of a test binary: the newest stays, the oldest (unused for
+            // two hours) goes, the middle one (used ten minutes ago) stays for now.
+            setup("dbtest_tpl_0000000100000000", 9000, 7200, "setup seed"),
+            setup("dbtest_tpl_0000000200000000", 5000, 600, "setup seed"),
+            setup("dbtest_tpl_0000000300000000", 100, 7200, "setup seed"),
+            // Another setup on the same template, unused for two hours: no newer one of its own.
+            setup("dbtest_tpl_0000000400000000", 9500, 7200, "setup other"),
+            // Fixtures' templates are keyed by their contents: never superseded.
+            setup("dbtest_tpl_0000000500000000", 9500, 7200, "fixtures a.sql"),
+            setup("dbtest_tpl_0000000600000000", 50, 50, "fixtures a.sql"),
+        ];
+        assert_eq!(
+            planned(&all, Mode::Expired),
+            [("dbtest_tpl_0000000100000000".to_owned(), Why::Template)]
+        );
     }
 
     #[test]
