@@ -206,7 +206,8 @@ fn generate(func: &ItemFn, args: &Args, defaults: &Defaults, manifest_dir: &Path
         quote_spanned! {span=>
             #private::Setup {
                 path: #written,
-                name: || ::core::any::type_name_of_val(&#path),
+                name: ::core::concat!(::core::module_path!(), "::", #written),
+                address: || #path as *const () as usize,
                 run: |pool| #private::setup_future(#path(pool)),
             }
         }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -40,8 +40,13 @@ pub type SetupFuture = Pin<Box<dyn Future<Output = Result<(), String>>>>;
 pub struct Setup {
     /// The path as written in the attribute or in Cargo.toml, for messages.
     pub path: &'static str,
-    /// The function's full name in this binary (`type_name_of_val`): tells setups apart.
-    pub name: fn() -> &'static str,
+    /// `path` after the module of the test that names it: the same string for the same setup in
+    /// every build of the binary, so a newer build's template of it can be told from an older
+    /// one's (see `sweep::superseded`).
+    pub name: &'static str,
+    /// The function's address: it tells functions apart within one binary (two paths of one
+    /// function give one address; a `static` of fn-pointer type gives the function it holds).
+    pub address: fn() -> usize,
     /// Calls it.
     pub run: fn(MySqlPool) -> SetupFuture,
 }
@@ -74,12 +79,16 @@ impl Layer {
         setup.into_iter().chain(fixtures).collect()
     }
 
-    /// A setup layer. Its code cannot be read, so its key is its name plus `version`, the
-    /// version of the binary it is in ([`binary_version`]): a setup is reused only by the very
-    /// build that made it (and by identical rebuilds).
+    /// A setup layer. Its code cannot be read, so its key is the function's place in the binary
+    /// (its address, as an offset from a function of this crate: the same in every process of
+    /// the binary, wherever the loader put it) plus `version`, the version of the binary
+    /// ([`binary_version`]): a setup is reused only by the very build that made it (and by
+    /// identical rebuilds).
     fn setup(setup: Setup, version: &str) -> Layer {
+        let anchor = binary_version as *const () as usize;
+        let offset = ((setup.address)() as i128 - anchor as i128).to_string();
         Layer {
-            key: digest(&["setup", (setup.name)(), version]),
+            key: digest(&["setup", &offset, version]),
             what: What::Setup(setup),
         }
     }
@@ -104,10 +113,14 @@ impl Layer {
         digest(&["derived", below, &self.key])
     }
 
-    /// What the layer is, for `dbtest list` (its registry row): `setup crate::seed` or
-    /// `fixtures fixtures/users.sql, fixtures/catalogue.sql`.
+    /// What the layer is, for `dbtest list` and the sweep (its registry row): `setup
+    /// app_tests::crate::seed` (the setup's [`Setup::name`]) or `fixtures fixtures/users.sql,
+    /// fixtures/catalogue.sql`.
     pub fn label(&self) -> String {
-        self.describe().replace('`', "")
+        match &self.what {
+            What::Setup(s) => format!("setup {}", s.name),
+            What::Fixtures(_) => self.describe().replace('`', ""),
+        }
     }
 
     /// What the layer is, for messages: ``setup `crate::seed` `` or
@@ -130,6 +143,7 @@ impl Layer {
         ctx: &Context,
         conn: &mut MySqlConnection,
         template: &DbName,
+        sessions: &Sessions,
     ) -> Result<()> {
         match &self.what {
             What::Fixtures(fixtures) => {
@@ -145,7 +159,7 @@ impl Layer {
                 }
                 Ok(())
             }
-            What::Setup(setup) => run_setup(ctx, setup, template).await,
+            What::Setup(setup) => run_setup(ctx, setup, template, sessions).await,
         }
     }
 }
@@ -153,15 +167,47 @@ impl Layer {
 /// How long a setup's pool may take to close after the setup returned.
 const SETUP_CLOSE_BOUND: Duration = Duration::from_secs(10);
 
-async fn run_setup(ctx: &Context, setup: &Setup, template: &DbName) -> Result<()> {
+/// The server sessions of a template build, each added as it is opened: what a build that got
+/// stuck leaves running on the server, to be killed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sessions(Arc<Mutex<Vec<u64>>>);
+
+impl Sessions {
+    pub fn add(&self, id: u64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+    }
+
+    pub fn all(&self) -> Vec<u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+async fn run_setup(
+    ctx: &Context,
+    setup: &Setup,
+    template: &DbName,
+    sessions: &Sessions,
+) -> Result<()> {
     let failed = |reason: String| Error::Setup {
         setup: setup.path.to_owned(),
         template: template.as_str().to_owned(),
         reason: reason.into(),
     };
+    let opened = sessions.clone();
     let pool = MySqlPoolOptions::new()
         .max_connections(ctx.pool_size)
         .acquire_timeout(ctx.connect_timeout)
+        // Each connection is known to the build, which kills it if the setup gets stuck.
+        .after_connect(move |conn, _| {
+            let opened = opened.clone();
+            Box::pin(async move {
+                let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                    .fetch_one(conn)
+                    .await?;
+                opened.add(id);
+                Ok(())
+            })
+        })
         .connect_lazy_with(ctx.server.connect.clone().database(template.as_str()));
     let ran = CatchUnwind((setup.run)(pool.clone())).await;
     let closed = tokio::time::timeout(SETUP_CLOSE_BOUND, pool.close())
@@ -328,10 +374,15 @@ mod tests {
         Box::pin(async { Ok(()) })
     }
 
-    fn setup(name: fn() -> &'static str) -> Setup {
+    fn other(_: MySqlPool) -> SetupFuture {
+        Box::pin(async { Err("another function".into()) })
+    }
+
+    fn setup(address: fn() -> usize) -> Setup {
         Setup {
             path: "seed",
-            name,
+            name: "app::seed",
+            address,
             run: noop,
         }
     }
@@ -352,9 +403,10 @@ mod tests {
     }
 
     #[test]
-    fn a_setups_key_changes_with_its_name_and_with_the_binary() {
-        let a = setup(|| "app::seed");
-        let b = setup(|| "app::other_seed");
+    fn a_setups_key_changes_with_its_function_and_with_the_binary() {
+        // Two functions under one name (two `static`s of fn-pointer type have one type name).
+        let a = setup(|| noop as *const () as usize);
+        let b = setup(|| other as *const () as usize);
         assert_eq!(Layer::setup(a, "v1").key, Layer::setup(a, "v1").key);
         assert_ne!(Layer::setup(a, "v1").key, Layer::setup(a, "v2").key);
         assert_ne!(Layer::setup(a, "v1").key, Layer::setup(b, "v1").key);
@@ -367,7 +419,7 @@ mod tests {
     #[test]
     fn layers_go_setup_then_fixtures() {
         static FIXTURES: [Fixture; 1] = [USERS];
-        let layers = Layer::of(Some(setup(|| "app::seed")), &FIXTURES);
+        let layers = Layer::of(Some(setup(|| noop as *const () as usize)), &FIXTURES);
         let described: Vec<String> = layers.iter().map(Layer::describe).collect();
         assert_eq!(described, ["setup `seed`", "fixtures `fixtures/users.sql`"]);
         assert!(Layer::of(None, &[]).is_empty());

@@ -126,6 +126,9 @@ pub(crate) async fn acquire(
         }
     }
     pool::started();
+    if template.use_to_record() {
+        let _ = registry::touch_with_parents(&mut db.owner, &template.name).await;
+    }
     if reusable {
         pool::refill(ctx, template.clone(), ready);
     }

@@ -258,6 +258,39 @@ pub async fn touch(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx
     .map(drop)
 }
 
+/// Records a use of template `name` and of every template below it (a derived template's parent
+/// is used through it: a process that finds the derived one ready never looks at the others).
+pub async fn touch_with_parents(
+    conn: &mut MySqlConnection,
+    name: &DbName,
+) -> Result<(), sqlx::Error> {
+    touch(conn, name).await?;
+    let mut at = name.clone();
+    // A bound keeps a loop of parents (which dbtest never writes) finite.
+    for _ in 0..8 {
+        let parent: Option<String> = compat::query_scalar(&format!(
+            "SELECT CONVERT(template USING utf8mb4) FROM {} WHERE name = ? AND kind = 'template'",
+            rows(None)
+        ))
+        .bind(at.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten();
+        let Some(parent) = parent.as_deref().and_then(DbName::parse) else {
+            return Ok(());
+        };
+        compat::query(&format!(
+            "UPDATE {} SET used_at = CURRENT_TIMESTAMP(3) WHERE name = ? AND kind = 'template'",
+            table()
+        ))
+        .bind(parent.as_str())
+        .execute(&mut *conn)
+        .await?;
+        at = parent;
+    }
+    Ok(())
+}
+
 /// Marks test database `name` as kept.
 pub async fn mark_kept(conn: &mut MySqlConnection, name: &DbName) -> Result<(), sqlx::Error> {
     compat::query(&format!(

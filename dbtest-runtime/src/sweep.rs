@@ -311,6 +311,33 @@ fn plan<'a>(all: &'a [Entry], settings: &Settings, mode: Mode) -> Vec<(&'a Entry
             _ => {}
         }
     }
+    // A derived template whose parent is gone goes once unused for SUPERSEDED_AFTER: it is
+    // rebuilt (with its parent) if a test needs it again. Parents first, so chains go together.
+    loop {
+        let gone = |parent: &str| {
+            !all.iter()
+                .any(|p| p.kind == "template" && p.name == parent && p.exists)
+                || out
+                    .iter()
+                    .any(|(p, w)| *w == Why::Template && p.name == parent)
+        };
+        let next = all.iter().find(|e| {
+            e.kind == "template"
+                && naming::is_generated(&e.name)
+                && e.owner_gone
+                && e.exists
+                && e.ready
+                && !e.template.is_empty()
+                && !live_templates.contains(&e.name.as_str())
+                && past(SUPERSEDED_AFTER, e.unused_s)
+                && !out.iter().any(|(o, _)| o.name == e.name)
+                && gone(&e.template)
+        });
+        match next {
+            Some(e) => out.push((e, Why::Template)),
+            None => break,
+        }
+    }
     // Warm-pool databases live as long as their template.
     let dropped: Vec<&str> = out
         .iter()
@@ -512,11 +539,27 @@ mod tests {
             // Fixtures' templates are keyed by their contents: never superseded.
             setup("dbtest_tpl_0000000500000000", 9500, 7200, "fixtures a.sql"),
             setup("dbtest_tpl_0000000600000000", 50, 50, "fixtures a.sql"),
+            // Fixtures built on the oldest setup's template go with it (unused for two hours)…
+            Entry {
+                template: "dbtest_tpl_0000000100000000".into(),
+                ..setup("dbtest_tpl_0000000700000000", 9000, 7200, "fixtures b.sql")
+            },
+            // … and fixtures on those, in the same sweep.
+            Entry {
+                template: "dbtest_tpl_0000000700000000".into(),
+                ..setup("dbtest_tpl_0000000800000000", 9000, 7200, "fixtures c.sql")
+            },
+            // A derived template whose parent is gone, used ten minutes ago, stays for now.
+            Entry {
+                template: "dbtest_tpl_gone000000000000".into(),
+                ..setup("dbtest_tpl_0000000900000000", 9000, 600, "fixtures d.sql")
+            },
         ];
-        assert_eq!(
-            planned(&all, Mode::Expired),
-            [("dbtest_tpl_0000000100000000".to_owned(), Why::Template)]
-        );
+        let want: Vec<(String, Why)> = ["01", "07", "08"]
+            .iter()
+            .map(|n| (format!("dbtest_tpl_000000{n}00000000"), Why::Template))
+            .collect();
+        assert_eq!(planned(&all, Mode::Expired), want);
     }
 
     #[test]

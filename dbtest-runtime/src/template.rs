@@ -37,7 +37,7 @@ use crate::context::Context;
 use crate::db;
 use crate::dialect::Server;
 use crate::error::{Cause, Error, Result};
-use crate::layer::Layer;
+use crate::layer::{Layer, Sessions};
 use crate::migrations::{MigrationSet, Migrations, FORMAT_VERSION};
 use crate::naming::{self, ident, DbName};
 use crate::registry::{self, Kind};
@@ -57,6 +57,8 @@ pub(crate) struct Template {
     /// The state of a fresh clone, which a reset must reproduce; or why its clones cannot be
     /// reset (they are dropped after each test instead).
     pub reference: Result<reset::State, String>,
+    /// When this process last recorded a use of it (see [`Template::use_to_record`]).
+    recorded: std::sync::Mutex<std::time::Instant>,
 }
 
 impl Template {
@@ -67,7 +69,20 @@ impl Template {
             shapes: reset::Shapes::of(&script),
             script,
             reference,
+            recorded: std::sync::Mutex::new(std::time::Instant::now()),
         }
+    }
+
+    /// Whether this process should record its use of the template again: it does when it first
+    /// looks it up, and again every [`RECORD_USE_EVERY`] while its tests go on, so that a sweep
+    /// (by TTL, or of a superseded setup's template) never takes it for unused.
+    pub fn use_to_record(&self) -> bool {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        let due = recorded.elapsed() >= RECORD_USE_EVERY;
+        if due {
+            *recorded = std::time::Instant::now();
+        }
+        due
     }
 
     /// The statements that clone this template on `server`.
@@ -77,6 +92,9 @@ impl Template {
     }
 }
 
+/// How often a process records again that it uses a template (see [`Template::use_to_record`]).
+const RECORD_USE_EVERY: Duration = Duration::from_secs(300);
+
 /// Where a process keeps the template of one migration source, in its [`Context`].
 type Cell = tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>;
 
@@ -84,10 +102,9 @@ type Cell = tokio::sync::OnceCell<Result<Arc<Template>, Arc<Error>>>;
 enum Source<'a> {
     /// Migrations, on an empty database.
     Migrations(&'a MigrationSet),
-    /// `layer`, on a clone of the template of `base` with `below` built on it.
+    /// `layer`, on a clone of `parent`.
     Layer {
-        base: Migrations,
-        below: &'a [Layer],
+        parent: &'a Template,
         layer: &'a Layer,
     },
 }
@@ -111,11 +128,26 @@ pub(crate) async fn ensure(
         .get_or_init(|| async {
         let set = MigrationSet::load(base).await.map_err(Arc::new)?;
         let key = layers.iter().fold(set.key.clone(), |key, layer| layer.derive(&key));
-        let source = match layers.split_last() {
-            None => Source::Migrations(&set),
-            Some((layer, below)) => Source::Layer { base, below, layer },
-        };
-        let template = build_or_fetch(ctx, &key, &source).await.map_err(Arc::new)?;
+        let template = match layers.split_last() {
+            None => build_or_fetch(ctx, &key, Some(&Source::Migrations(&set))).await,
+            // A derived template found ready needs nothing below it. Else the template below is
+            // ensured first, under its own lock and bounds (its build, if it needs one, is killed
+            // and cleaned up by its own timeout), and only then is this one built.
+            Some((layer, below)) => match build_or_fetch(ctx, &key, None).await {
+                Ok(None) => {
+                    let parent = Box::pin(ensure(ctx, base, below)).await?;
+                    let source = Source::Layer { parent: &parent, layer };
+                    build_or_fetch(ctx, &key, Some(&source)).await
+                }
+                other => other,
+            },
+        }
+        .map_err(Arc::new)?
+        .ok_or_else(|| Arc::new(Error::Template {
+            template: key.clone(),
+            action: "building",
+            reason: "it was not built".into(),
+        }))?;
         if let (Err(why), true) = (&template.reference, ctx.reuse) {
             say::once(
                 template.name.as_str(),
@@ -142,8 +174,13 @@ fn account_key(key: &str, account: &str) -> String {
     crate::naming::hex(&h.finalize())
 }
 
-/// The template keyed `key` (before the account is added), built from `source` if it is not ready.
-async fn build_or_fetch(ctx: &'static Context, key: &str, source: &Source<'_>) -> Result<Template> {
+/// The template keyed `key` (before the account is added), built from `source` if it is not
+/// ready; with no source, only if it is ready.
+async fn build_or_fetch(
+    ctx: &'static Context,
+    key: &str,
+    source: Option<&Source<'_>>,
+) -> Result<Option<Template>> {
     let mut conn = db::connect(ctx, None).await?;
     // The migrations run on this session: their lock waits are the build's.
     db::set_lock_wait(&mut conn, ctx.build_timeout)
@@ -154,7 +191,9 @@ async fn build_or_fetch(ctx: &'static Context, key: &str, source: &Source<'_>) -
             .fetch_one(&mut conn)
             .await
             .map_err(|e| db::privileges_hint(e, "identifying the server account"))?;
-    let session = Some(session);
+    // The build's sessions, killed if it gets stuck: this one, and a setup's.
+    let sessions = Sessions::default();
+    sessions.add(session);
     let name = naming::template_name(&account_key(key, &account));
     // Ready or not, it is looked at under the template lock: a sweep drops an unused template
     // only under that lock, so one found ready here stays until its use is recorded.
@@ -165,11 +204,16 @@ async fn build_or_fetch(ctx: &'static Context, key: &str, source: &Source<'_>) -
                 // For template GC: this template is in use. Its lock waits are a test's now, not
                 // a build's (another session's lock on the registry must not hold it for long).
                 if db::set_lock_wait(&mut conn, ctx.ddl_timeout).await.is_ok() {
-                    let _ = registry::touch(&mut conn, &name).await;
+                    let _ = registry::touch_with_parents(&mut conn, &name).await;
                 }
-                Ok(t)
+                Ok(Some(t))
             }
-            None => build(ctx, &mut conn, &name, key, source).await,
+            None => match source {
+                Some(source) => build(ctx, &mut conn, &name, key, source, &sessions)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            },
         }
     })
     .await;
@@ -183,22 +227,36 @@ async fn build_or_fetch(ctx: &'static Context, key: &str, source: &Source<'_>) -
             // The build is stuck (a migration waiting on a lock, a stalled server): end its
             // session, which frees the template lock, then remove what it left.
             drop(conn);
-            abandon_build(ctx, &name, key, session).await;
+            abandon_build(ctx, &name, key, &sessions.all()).await;
+            let (what, hint) = match source {
+                Some(Source::Layer { layer, .. }) => (
+                    format!("applying {}", layer.describe()),
+                    "raise DBTEST_BUILD_TIMEOUT, or look for a setup or fixture that waits (on a lock: SHOW PROCESSLIST)",
+                ),
+                Some(source) => (
+                    source.describe(),
+                    "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
+                ),
+                None => (
+                    "looking for it".to_owned(),
+                    "raise DBTEST_BUILD_TIMEOUT, or look for a stalled server",
+                ),
+            };
             Err(Error::Timeout {
-                what: format!("building template {name} ({}, and reading the result)", source.describe()),
+                what: format!("building template {name} ({what}, and reading the result)"),
                 bound: ctx.build_timeout,
-                hint: "raise DBTEST_BUILD_TIMEOUT, or look for a migration that waits on a lock (SHOW PROCESSLIST)",
+                hint,
             })
         }
     }
 }
 
-/// Kills the session of a stuck build and drops its unfinished template under the template lock.
-async fn abandon_build(ctx: &Context, name: &DbName, key: &str, session: Option<u64>) {
+/// Kills the sessions of a stuck build and drops its unfinished template under the template lock.
+async fn abandon_build(ctx: &Context, name: &DbName, key: &str, sessions: &[u64]) {
     let Ok(mut conn) = db::connect(ctx, None).await else {
         return;
     };
-    if let Some(id) = session {
+    for id in sessions {
         let _ = compat::query(&format!("KILL {id}"))
             .execute(&mut conn)
             .await;
@@ -391,6 +449,7 @@ async fn build(
     name: &DbName,
     key: &str,
     source: &Source<'_>,
+    sessions: &Sessions,
 ) -> Result<Template> {
     // A database of this name that the registry does not list was not made by dbtest: leave it.
     let exists: i64 = sqlx::query_scalar(
@@ -420,7 +479,7 @@ async fn build(
     }
     say::debug(|| format!("building template {name} ({})", source.describe()));
     let started = std::time::Instant::now();
-    let built = build_steps(ctx, conn, name, key, source).await;
+    let built = build_steps(ctx, conn, name, key, source, sessions).await;
     match built {
         Ok((template, what)) => {
             // The one line a run prints about its template: when it had to build it.
@@ -455,6 +514,7 @@ async fn build_steps(
     name: &DbName,
     key: &str,
     source: &Source<'_>,
+    sessions: &Sessions,
 ) -> Result<(Template, String)> {
     // Whatever is there is a build that died before its marker: ours, and safe to replace.
     // The migrations (or the layer) run on the pinned connection that holds the lock, so a
@@ -479,15 +539,7 @@ async fn build_steps(
             set.run(lock_conn, name).await?;
             format!("{} migrations", set.len())
         }
-        Source::Layer { base, below, layer } => {
-            let parent =
-                Box::pin(ensure(ctx, *base, below))
-                    .await
-                    .map_err(|e| Error::Template {
-                        template: name.as_str().to_owned(),
-                        action: "building the template it derives from",
-                        reason: Cause::Earlier(e),
-                    })?;
+        Source::Layer { parent, layer } => {
             let made = clone::Made::Template {
                 layer: &layer.label(),
             };
@@ -500,7 +552,7 @@ async fn build_steps(
                 made,
             )
             .await?;
-            layer.apply(ctx, lock_conn, name).await?;
+            layer.apply(ctx, lock_conn, name, sessions).await?;
             format!("{} on template {}", layer.describe(), parent.name)
         }
     };

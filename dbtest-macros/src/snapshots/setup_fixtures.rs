@@ -17,7 +17,8 @@ fn t() {
             ],
             setup: ::core::option::Option::Some(::dbtest_runtime::__private::Setup {
                 path: "crate::seed",
-                name: || ::core::any::type_name_of_val(&crate::seed),
+                name: ::core::concat!(::core::module_path!(), "::", "crate::seed"),
+                address: || crate::seed as *const () as usize,
                 run: |pool| ::dbtest_runtime::__private::setup_future(crate::seed(pool)),
             }),
             should_panic: false,
