@@ -96,6 +96,33 @@ async fn fixtures_from_a_directory(pool: MySqlPool) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// What `setup = "…"` names: the app's own code writing what several tests need (dbtest only:
+/// `#[sqlx::test]` has no setup).
+#[cfg(not(feature = "sqlx-test"))]
+async fn a_new_author_and_her_books(pool: MySqlPool) -> sqlx::Result<()> {
+    let author = add_author(&pool, "Ursula K. Le Guin", Some("US")).await?;
+    for (title, isbn) in [
+        ("The Dispossessed", "9780061054884"),
+        ("The Left Hand of Darkness", "9780441478125"),
+    ] {
+        add_book(&pool, author, title, isbn, 1599, 3).await?;
+    }
+    Ok(())
+}
+
+/// `setup = "a_new_author_and_her_books"`: run once into a template of its own (under the
+/// migrations' template), and cloned for every test that names it, instead of run in each.
+#[cfg(not(feature = "sqlx-test"))]
+#[dbtest_runtime::db_test(setup = "a_new_author_and_her_books")]
+async fn a_setup_writes_through_the_apps_own_code(pool: MySqlPool) -> sqlx::Result<()> {
+    let book = book_by_isbn(&pool, "9780441478125").await?.expect("set up");
+    assert_eq!(
+        (book.title.as_str(), book.stock),
+        ("The Left Hand of Darkness", 3)
+    );
+    Ok(())
+}
+
 /// `(MySqlPoolOptions, MySqlConnectOptions)`: the test builds its connections itself — here two,
 /// to see that another connection does not see an order before it is committed.
 #[shop_test(fixtures("customers"))]
