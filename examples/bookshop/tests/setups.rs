@@ -100,10 +100,10 @@ async fn fixtures_from_a_directory(pool: MySqlPool) -> sqlx::Result<()> {
 /// `#[sqlx::test]` has no setup).
 #[cfg(not(feature = "sqlx-test"))]
 async fn a_new_author_and_her_books(pool: MySqlPool) -> sqlx::Result<()> {
-    let author = add_author(&pool, "Ursula K. Le Guin", Some("US")).await?;
+    let author = add_author(&pool, "Octavia E. Butler", Some("US")).await?;
     for (title, isbn) in [
-        ("The Dispossessed", "9780061054884"),
-        ("The Left Hand of Darkness", "9780441478125"),
+        ("Kindred", "9780807083697"),
+        ("Parable of the Sower", "9781538732182"),
     ] {
         add_book(&pool, author, title, isbn, 1599, 3).await?;
     }
@@ -115,10 +115,10 @@ async fn a_new_author_and_her_books(pool: MySqlPool) -> sqlx::Result<()> {
 #[cfg(not(feature = "sqlx-test"))]
 #[dbtest_runtime::db_test(setup = "a_new_author_and_her_books")]
 async fn a_setup_writes_through_the_apps_own_code(pool: MySqlPool) -> sqlx::Result<()> {
-    let book = book_by_isbn(&pool, "9780441478125").await?.expect("set up");
+    let book = book_by_isbn(&pool, "9781538732182").await?.expect("set up");
     assert_eq!(
         (book.title.as_str(), book.stock),
-        ("The Left Hand of Darkness", 3)
+        ("Parable of the Sower", 3)
     );
     Ok(())
 }
