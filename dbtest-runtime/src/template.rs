@@ -477,14 +477,20 @@ async fn build(
         // made.
         set.migrator().await?;
     }
-    say::debug(|| format!("building template {name} ({})", source.describe()));
+    // A derived template says so: "built template" is a build of migrations, which a run of a
+    // workspace makes once.
+    let kind = match source {
+        Source::Migrations(_) => "template",
+        Source::Layer { .. } => "derived template",
+    };
+    say::debug(|| format!("building {kind} {name} ({})", source.describe()));
     let started = std::time::Instant::now();
     let built = build_steps(ctx, conn, name, key, source, sessions).await;
     match built {
         Ok((template, what)) => {
             // The one line a run prints about its template: when it had to build it.
             crate::say::announce(&format!(
-                "dbtest: built template {name} ({what}) in {:.0?}",
+                "dbtest: built {kind} {name} ({what}) in {:.0?}",
                 started.elapsed()
             ));
             Ok(template)
