@@ -514,15 +514,7 @@ fn stuck(name: &str, marker: &str, env: &[(&str, &str)]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let rt = dbtest_tests::runtime();
     let mut conn = rt.block_on(dbtest_tests::admin());
-    let running: i64 = rt
-        .block_on(
-            sql::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
-            )
-            .bind(format!("%{marker}%"))
-            .fetch_one(&mut conn),
-        )
-        .unwrap();
+    let running = rt.block_on(dbtest_tests::statements_running(&mut conn, marker));
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("did not finish within 2s"), "{stderr}");
     assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
@@ -578,17 +570,7 @@ fn a_stuck_migration_below_a_setup_is_killed_and_removed() {
         .to_owned();
     let rt = dbtest_tests::runtime();
     let mut conn = rt.block_on(dbtest_tests::admin());
-    let left: i64 = rt
-        .block_on(
-            sql::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?) \
-                 + (SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?)",
-            )
-            .bind(&template)
-            .bind(&template)
-            .fetch_one(&mut conn),
-        )
-        .unwrap();
+    let left = rt.block_on(dbtest_tests::traces_of(&mut conn, &template));
     assert!(template.starts_with("dbtest_tpl_"), "{stderr}");
     assert_eq!(left, 0, "the migrations' half-built template is gone");
 }

@@ -218,27 +218,9 @@ fn a_build_past_its_bound_is_stopped_and_cleaned_up() {
 
     let mut conn = rt.block_on(admin());
     // The stuck migration was killed on the server, not left running.
-    let still_sleeping: i64 = rt
-        .block_on(
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ?",
-            )
-            .bind(format!("%{marker}%"))
-            .fetch_one(&mut conn),
-        )
-        .unwrap();
+    let still_sleeping = rt.block_on(dbtest_tests::statements_running(&mut conn, &marker));
     let left = match &template {
-        Some(t) => rt
-            .block_on(
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?) \
-                     + (SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?)",
-                )
-                .bind(t)
-                .bind(t)
-                .fetch_one(&mut conn),
-            )
-            .unwrap(),
+        Some(t) => rt.block_on(dbtest_tests::traces_of(&mut conn, t)),
         None => -1,
     };
     if let Some(t) = &template {

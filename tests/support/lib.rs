@@ -315,6 +315,30 @@ pub async fn reseal(conn: &mut MySqlConnection, template: &str) {
     .unwrap();
 }
 
+/// How many statements containing `marker` the server is running (for other sessions than this).
+pub async fn statements_running(conn: &mut MySqlConnection, marker: &str) -> i64 {
+    sql::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
+    )
+    .bind(format!("%{marker}%"))
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// What is left of database `name` on the server: the database and its registry row (0 to 2).
+pub async fn traces_of(conn: &mut MySqlConnection, name: &str) -> i64 {
+    sql::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?) \
+         + (SELECT COUNT(*) FROM dbtest_registry.databases WHERE name = ?)",
+    )
+    .bind(name)
+    .bind(name)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
 /// Drops a one-off template a test made, with its registry row (as `dbtest clean` would).
 pub async fn drop_template(conn: &mut MySqlConnection, name: &str) {
     assert!(name.starts_with("dbtest_tpl_"), "{name}");
